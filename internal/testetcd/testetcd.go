@@ -27,7 +27,7 @@ import (
 
 // TLS holds the paths of a CA, a server pair and a client pair written in a test folder.
 type TLS struct {
-	CA, CAKey            string
+	CA, CAKey             string
 	ServerCert, ServerKey string
 	ClientCert, ClientKey string
 }
