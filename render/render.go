@@ -80,3 +80,8 @@ type Summary struct {
 	Todo    []string // steps left to the user, in order
 	Notes   []string
 }
+
+// Mask is what the tui shows in place of a Masked value, whatever its length, so that
+// the screen gives away neither the value nor its size. The plain backend writes
+// "(hidden)" instead, which a screen reader reads better than eight bullets.
+const Mask = "••••••••"
