@@ -1,0 +1,264 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// tempMark is part of every temporary file name Apply and Restore create next to a
+// target. Temp names start with a dot, which kubelet skips in the manifests folder.
+const tempMark = ".etcd-harden-tmp-"
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// BackupRoot is the folder that receives one timestamped backup folder per apply;
+	// DefaultBackupRoot(root) when empty. Keep it outside the manifests folder.
+	BackupRoot string
+	// AfterWrite runs after each file is written and synced, in write order (for
+	// example a health check after the etcd manifest changes). An error stops Apply,
+	// which returns it with the backup; the caller decides whether to Restore.
+	AfterWrite func(c *Change) error
+	// Hook, for crash tests, is called at every point where the process could die:
+	// "backup:copy <path>", "backup:index", "write:mkdir <dir>", "write:temp <path>",
+	// "write:rename <path>", "write:synced <path>".
+	Hook func(point string)
+	// Now gives the backup's time stamp; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultBackupRoot is where backups go when ApplyOptions.BackupRoot is empty.
+func DefaultBackupRoot(root string) string {
+	return filepath.Join(root, "var", "lib", "etcd-harden", "backups")
+}
+
+// target is a change checked against the disk just before writing.
+type target struct {
+	c    *Change
+	info fs.FileInfo // nil for a new file
+	own  owner
+	old  []byte // the content on disk when checked, whose hash is OldHash
+}
+
+// Apply writes the plan: it checks every file against what was planned, writes a
+// complete backup (copies and index, synced), then writes new files first and then
+// replaced files in plan order, each one atomically (temp file in the same folder,
+// fsync, chmod/chown, rename, fsync of the folder). Replaced files keep their mode
+// and owner unless Create set the mode. Nothing is written when a check fails: a file
+// changed or created since planning (ErrStale) or a symbolic link on the way (ErrSymlink).
+// An empty plan writes nothing and returns a nil Backup. After an error from a write
+// or from AfterWrite, the returned Backup is complete and Restore puts the files back.
+func (p *Plan) Apply(opts ApplyOptions) (*Backup, error) {
+	if p.Empty() {
+		return nil, nil
+	}
+	hook := opts.Hook
+	if hook == nil {
+		hook = func(string) {}
+	}
+	targets, err := p.check()
+	if err != nil {
+		return nil, err
+	}
+	backupRoot := opts.BackupRoot
+	if backupRoot == "" {
+		backupRoot = DefaultBackupRoot(p.Root)
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	b, err := p.writeBackup(backupRoot, now(), targets, hook)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range writeOrder(targets) {
+		if err := p.write(t, hook); err != nil {
+			return b, fmt.Errorf("%w; files written so far can be put back from the backup %s", err, b.Dir)
+		}
+		if opts.AfterWrite != nil {
+			if err := opts.AfterWrite(t.c); err != nil {
+				return b, fmt.Errorf("after writing %s: %w", t.c.Path, err)
+			}
+		}
+	}
+	return b, nil
+}
+
+// check compares every change with the disk and reports all problems at once.
+func (p *Plan) check() ([]target, error) {
+	var errs []error
+	targets := make([]target, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		t, err := p.checkOne(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		targets = append(targets, t)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("nothing was written: %w", errors.Join(errs...))
+	}
+	return targets, nil
+}
+
+func (p *Plan) checkOne(c *Change) (target, error) {
+	file := diskPath(p.Root, c.Path)
+	info, err := lstatUnder(p.Root, c.Path)
+	if err != nil {
+		return target{}, err
+	}
+	switch {
+	case !c.Existed && info != nil:
+		return target{}, fmt.Errorf("%s was created after the plan was made; plan again so the diff shows it: %w", file, ErrStale)
+	case !c.Existed:
+		return target{c: c}, nil
+	case info == nil:
+		return target{}, fmt.Errorf("%s was removed after the plan was made; plan again: %w", file, ErrStale)
+	case !info.Mode().IsRegular():
+		return target{}, fmt.Errorf("%s is no longer a regular file (%s); plan again: %w", file, info.Mode().Type(), ErrStale)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return target{}, fmt.Errorf("read %s: %w", file, err)
+	}
+	if h := hashOf(data); h != c.OldHash {
+		return target{}, fmt.Errorf("%s changed after the plan was made (sha256 %.12s, planned %.12s); plan again so you review what will really change: %w", file, h, c.OldHash, ErrStale)
+	}
+	return target{c: c, info: info, own: ownerOf(info), old: data}, nil
+}
+
+// writeOrder puts new files first, then replaced files, each in plan order: a new
+// file (a key, an encryption config) must exist before a manifest points to it.
+func writeOrder(ts []target) []target {
+	out := make([]target, 0, len(ts))
+	for _, t := range ts {
+		if !t.c.Existed {
+			out = append(out, t)
+		}
+	}
+	for _, t := range ts {
+		if t.c.Existed {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// write puts one change on disk.
+func (p *Plan) write(t target, hook func(string)) error {
+	c := t.c
+	if _, err := mkdirs(p.Root, path.Dir(c.Path), c.DirMode, hook); err != nil {
+		return err
+	}
+	mode, own := c.Mode.Perm(), t.own
+	if t.info != nil && !c.ModeSet {
+		mode = t.info.Mode().Perm()
+	}
+	if t.info == nil {
+		own = owner{uid: -1, gid: -1}
+	}
+	return writeAtomic(diskPath(p.Root, c.Path), c.New, mode, own, c.Path, hook)
+}
+
+// mkdirs creates the folders of rel (slash-separated) under root with mode, one by
+// one so that the mode is exact, and returns the ones it made.
+func mkdirs(root, rel string, mode fs.FileMode, hook func(string)) ([]string, error) {
+	if rel == "." || rel == "" {
+		return nil, nil
+	}
+	if mode == 0 {
+		mode = 0o755
+	}
+	var made []string
+	cur := root
+	for _, part := range strings.Split(rel, "/") {
+		parent := cur
+		cur = filepath.Join(cur, part)
+		info, err := os.Lstat(cur)
+		if err == nil {
+			if info.Mode()&fs.ModeSymlink != 0 {
+				return made, fmt.Errorf("%s is a symbolic link; etcd-harden does not write through links: %w", cur, ErrSymlink)
+			}
+			if !info.IsDir() {
+				return made, fmt.Errorf("%s is not a folder; move it away so the plan can create files under it", cur)
+			}
+			continue
+		}
+		if err := os.Mkdir(cur, mode); err != nil {
+			return made, fmt.Errorf("create folder %s: %w", cur, err)
+		}
+		if err := os.Chmod(cur, mode); err != nil { // Mkdir's mode went through the umask
+			return made, fmt.Errorf("set mode of folder %s: %w", cur, err)
+		}
+		if err := syncDir(parent); err != nil {
+			return made, err
+		}
+		made = append(made, cur)
+		hook("write:mkdir " + filepath.ToSlash(strings.TrimPrefix(cur, filepath.Clean(root)+string(filepath.Separator))))
+	}
+	return made, nil
+}
+
+// writeAtomic replaces file with data: temp file in the same folder, write, chmod,
+// chown (when own has ids), fsync, rename, fsync of the folder. rel names the file for
+// the hook.
+func writeAtomic(file string, data []byte, mode fs.FileMode, own owner, rel string, hook func(string)) error {
+	dir, base := filepath.Split(file)
+	f, err := os.CreateTemp(dir, "."+base+tempMark+"*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fail(err)
+	}
+	if err := chown(f, own); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	hook("write:temp " + rel)
+	if err := os.Rename(tmp, file); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	hook("write:rename " + rel)
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	hook("write:synced " + rel)
+	return nil
+}
+
+// syncDir makes a folder's entries (a rename, a new file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
