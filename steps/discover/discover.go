@@ -2,3 +2,174 @@
 // and returns what later steps need: the flags, their files mapped to the host, and the
 // etcd version.
 package discover
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Layout says where things are on the node. Paths are absolute host paths under Root.
+type Layout struct {
+	Root         string // file-system prefix, "/" on a node
+	ManifestsDir string // default <root>/etc/kubernetes/manifests
+	PKIDir       string // default <root>/etc/kubernetes/pki/etcd
+}
+
+// Flag is one command-line flag of a container, in the order it appears.
+type Flag struct {
+	Name     string // without dashes: "cert-file"
+	Value    string // "" for a bare boolean
+	HasValue bool   // false for a bare "--client-cert-auth"
+	List     string // "command" or "args": where it lives
+	Index    int    // index of the item in that list
+	// Separate is true for the "--name value" form: the value is the item at Index+1.
+	Separate bool
+	// Dashes is 1 for "-name", 2 for "--name".
+	Dashes int
+}
+
+// Manifest is one parsed static pod manifest.
+type Manifest struct {
+	Path      string // absolute host path (under Root)
+	RelPath   string // slash path relative to Root, for the Plan
+	Root      string // the Layout.Root it was read under; HostPath joins under it
+	Raw       []byte
+	Pod       corev1.Pod
+	Container string // name of the container that runs the binary
+	// ContainerIndex is the index of that container in Pod.Spec.Containers.
+	ContainerIndex int
+	Image          string
+	// ImageTag is the tag of Image without a digest, "" when the image has none.
+	ImageTag string
+	Flags    []Flag
+	// Warnings are problems the kubelet tolerates but a person should see, such as
+	// unknown fields (a misspelt "readOlny").
+	Warnings []string
+}
+
+// State is what discover found on the node.
+type State struct {
+	Layout    Layout
+	Etcd      *Manifest
+	APIServer *Manifest // nil when kube-apiserver.yaml does not exist
+	// EtcdVersion comes from the etcd image tag, e.g. "3.5.12-0"; "" when unknown.
+	EtcdVersion string
+}
+
+// File names of the static pod manifests, as kubeadm writes them.
+const (
+	EtcdFile      = "etcd.yaml"
+	APIServerFile = "kube-apiserver.yaml"
+)
+
+// Binaries the manifests run.
+const (
+	EtcdBinary      = "etcd"
+	APIServerBinary = "kube-apiserver"
+)
+
+// Defaults fills empty folders with kubeadm's layout under root ("/" when root is
+// empty): <root>/etc/kubernetes/manifests and <root>/etc/kubernetes/pki/etcd. Relative
+// folders are taken as given.
+func Defaults(root, manifestsDir, pkiDir string) Layout {
+	if root == "" {
+		root = string(filepath.Separator)
+	}
+	root = filepath.Clean(root)
+	if manifestsDir == "" {
+		manifestsDir = filepath.Join(root, "etc", "kubernetes", "manifests")
+	}
+	if pkiDir == "" {
+		pkiDir = filepath.Join(root, "etc", "kubernetes", "pki", "etcd")
+	}
+	return Layout{Root: root, ManifestsDir: filepath.Clean(manifestsDir), PKIDir: filepath.Clean(pkiDir)}
+}
+
+// Rel returns hostPath as a slash path relative to Root ("etc/kubernetes/manifests/etcd.yaml"),
+// the form Plan changes use. A path outside Root comes back cleaned, in slash form, as is.
+func (l Layout) Rel(hostPath string) string {
+	root := l.Root
+	if root == "" {
+		root = string(filepath.Separator)
+	}
+	rel, err := filepath.Rel(root, hostPath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return filepath.ToSlash(filepath.Clean(hostPath))
+	}
+	return filepath.ToSlash(rel)
+}
+
+// Host returns the host path of a node path (e.g. "/etc/kubernetes/pki/etcd/ca.crt")
+// under Root.
+func (l Layout) Host(nodePath string) string {
+	root := l.Root
+	if root == "" {
+		root = string(filepath.Separator)
+	}
+	return filepath.Join(root, filepath.FromSlash(path.Clean("/"+nodePath)))
+}
+
+// Load reads etcd.yaml (required) and kube-apiserver.yaml (optional: State.APIServer is
+// nil when the file does not exist, as on an external-etcd node) from l.ManifestsDir.
+// Empty Layout fields get Defaults. Any other problem with either file is an error that
+// names the file.
+func Load(l Layout) (*State, error) {
+	l = Defaults(l.Root, l.ManifestsDir, l.PKIDir)
+	s := &State{Layout: l}
+
+	etcdPath := filepath.Join(l.ManifestsDir, EtcdFile)
+	etcd, err := ReadManifest(l.Root, etcdPath, EtcdBinary)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s not found in %s: is this a control-plane node with a kubeadm-style stacked etcd? Pass --root or --manifests-dir to point at the manifests: %w",
+				EtcdFile, l.ManifestsDir, err)
+		}
+		return nil, err
+	}
+	s.Etcd = etcd
+	s.EtcdVersion = strings.TrimPrefix(etcd.ImageTag, "v")
+
+	apiPath := filepath.Join(l.ManifestsDir, APIServerFile)
+	api, err := ReadManifest(l.Root, apiPath, APIServerBinary)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// No kube-apiserver here: checks that need it report "not found".
+	case err != nil:
+		return nil, err
+	default:
+		s.APIServer = api
+	}
+	return s, nil
+}
+
+// ReadManifest reads the file at path (a host path under root) and parses it with
+// ParseManifest. A missing file gives an error that wraps fs.ErrNotExist.
+func ReadManifest(root, path, binary string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &ParseError{Path: path, Kind: ErrMissing, Msg: "file does not exist", Err: err}
+		}
+		return nil, &ParseError{Path: path, Kind: ErrUnreadable, Msg: "cannot read the file; run as root or check its permissions", Err: err}
+	}
+	return ParseManifest(root, path, data, binary)
+}
+
+// HostFile maps a path inside m's container to the host like Manifest.HostPath; when no
+// hostPath volume covers it, it falls back to the same path under the Layout's Root
+// (what a process outside the pod would open).
+func (s *State) HostFile(m *Manifest, containerPath string) string {
+	if m != nil {
+		if p, ok := m.HostPath(containerPath); ok {
+			return p
+		}
+	}
+	return s.Layout.Host(containerPath)
+}
