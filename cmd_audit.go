@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+		"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/ui"
+)
+
+func newAuditCmd(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show what is hardened already, check by check (CIS 1.12)",
+		Long: `audit reads etcd.yaml and kube-apiserver.yaml under --root and runs the CIS 1.12 checks
+that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and the file modes
+1.1.7 and 1.1.11. It changes nothing. It exits 1 when a check fails.`,
+		Example: `  etcd-harden audit
+  etcd-harden audit -o json | jq '.[] | select(.status == "fail")'`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "json" && output != "text" {
+				return &usageError{fmt.Errorf("--output %q: use json or text", output)}
+			}
+			if err := g.resolve(); err != nil {
+				return err
+			}
+			st, err := discover.Load(g.layout())
+			if err != nil {
+				return err
+			}
+			checks := audit.Run(st, audit.Options{})
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				err = printJSON(out, checks)
+			} else {
+				_, err = fmt.Fprintln(out, g.renderer(out).Checks(ui.RenderChecks(checks), 0))
+			}
+			if err != nil {
+				return err
+			}
+			if audit.Failed(checks) {
+				return errChecksFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or text")
+	return cmd
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/render/plain"
+	"github.com/etcd-harden/etcd-harden/render/tui"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/ui"
+)
+
+// globalOptions are the flags every command shares. They follow the ecosystem: kubeadm's
+// folders and etcdctl's own connection flags and ETCDCTL_* variables.
+type globalOptions struct {
+	root, manifestsDir, pkiDir string
+	endpoints                  []string
+	cacert, cert, key          string
+	plain                      bool
+}
+
+func (g *globalOptions) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&g.root, "root", "/", "Prefix of the node's file system (the lab and tests point it at a folder)")
+	f.StringVar(&g.manifestsDir, "manifests-dir", "", "Folder of the static pod manifests (default <root>/etc/kubernetes/manifests)")
+	f.StringVar(&g.pkiDir, "pki-dir", "", "Folder of the etcd certificates (default <root>/etc/kubernetes/pki/etcd)")
+	f.StringSliceVar(&g.endpoints, "endpoints", nil, "Client URLs of etcd (default $ETCDCTL_ENDPOINTS)")
+	f.StringVar(&g.cacert, "cacert", "", "Trust bundle (the CA) for etcd's server certificate (default $ETCDCTL_CACERT)")
+	f.StringVar(&g.cert, "cert", "", "Client certificate for etcd (default $ETCDCTL_CERT)")
+	f.StringVar(&g.key, "key", "", "Client key for etcd (default $ETCDCTL_KEY)")
+	f.BoolVar(&g.plain, "plain", false, "Plain text, no colours or terminal UI (also with NO_COLOR, TERM=dumb or no terminal)")
+}
+
+// resolve fills what the flags left out: etcdctl's variables and the folders under root.
+func (g *globalOptions) resolve() error {
+	if len(g.endpoints) == 0 {
+		if v := os.Getenv("ETCDCTL_ENDPOINTS"); v != "" {
+			g.endpoints = strings.Split(v, ",")
+		}
+	}
+	for _, f := range []struct {
+		v   *string
+		env string
+	}{{&g.cacert, "ETCDCTL_CACERT"}, {&g.cert, "ETCDCTL_CERT"}, {&g.key, "ETCDCTL_KEY"}} {
+		if *f.v == "" {
+			*f.v = os.Getenv(f.env)
+		}
+	}
+	root, err := filepath.Abs(g.root)
+	if err != nil {
+		return &usageError{fmt.Errorf("--root %s: %w", g.root, err)}
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return &usageError{fmt.Errorf("--root %s is not a folder", g.root)}
+	}
+	g.root = root
+	return nil
+}
+
+// layout says where the node's files are.
+func (g *globalOptions) layout() discover.Layout {
+	return discover.Defaults(g.root, g.manifestsDir, g.pkiDir)
+}
+
+// usePlain decides the backend: plain when asked, when NO_COLOR or TERM=dumb is set, or
+// when either end is not a terminal.
+func (g *globalOptions) usePlain(in io.Reader, out io.Writer) bool {
+	return render.UsePlain(isTerminal(in) && isTerminal(out), g.plain, os.Getenv)
+}
+
+func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) ui.Options {
+	return ui.Options{
+		Layout:        g.layout(),
+		Plain:         g.usePlain(in, out),
+		PlainRenderer: plain.New(),
+		Theme:         tuiTheme,
+		In:            in,
+		Out:           out,
+	}
+}
+
+// renderer picks the backend for commands that print once (audit, certs check).
+func (g *globalOptions) renderer(out io.Writer) render.Renderer {
+	if render.UsePlain(isTerminal(out), g.plain, os.Getenv) {
+		return plain.New()
+	}
+	return tui.New(tui.ThemeFor(true))
+}
+
+// tuiTheme gives the wizard's shell its renderer and help styles.
+func tuiTheme(isDark bool) (render.Renderer, help.Styles) {
+	return tui.New(tui.ThemeFor(isDark)), help.DefaultStyles(isDark)
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(f.Fd())
+}

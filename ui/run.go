@@ -1,0 +1,50 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+)
+
+// Options say where the wizard runs and how it draws.
+type Options struct {
+	Layout discover.Layout
+	Steps  []StepDef // DefaultSteps() when nil
+	// Plain runs the steps with PlainRenderer and no terminal UI.
+	Plain         bool
+	PlainRenderer render.Renderer
+	Theme         Theme
+	In            io.Reader
+	Out           io.Writer
+}
+
+// Run runs the wizard until the last step is done. It returns ErrAborted when the user
+// quits early.
+func Run(ctx context.Context, o Options) error {
+	steps := o.Steps
+	if steps == nil {
+		steps = DefaultSteps()
+	}
+	s := &Session{Layout: o.Layout, Plan: plan.New(o.Layout.Root)}
+	if o.Plain {
+		return RunPlain(ctx, s, steps, o.PlainRenderer, o.Out)
+	}
+	shell := NewShell(s, steps, o.Theme)
+	final, err := tea.NewProgram(shell, tea.WithContext(ctx), tea.WithInput(o.In), tea.WithOutput(o.Out)).Run()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ErrAborted
+		}
+		return fmt.Errorf("terminal UI: %w", err)
+	}
+	if final.(*Shell).Aborted() {
+		return ErrAborted
+	}
+	return nil
+}

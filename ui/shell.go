@@ -1,0 +1,262 @@
+package ui
+
+import (
+	"errors"
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/etcd-harden/etcd-harden/render"
+)
+
+// ErrAborted is returned when the user quits the wizard before it is done.
+var ErrAborted = errors.New("aborted by the user")
+
+// Theme gives the shell a renderer and help styles for a dark or light terminal.
+type Theme func(isDark bool) (render.Renderer, help.Styles)
+
+type shellKeys struct {
+	Next, Back, Quit, Yes, No, Dismiss key.Binding
+	Up, Down, PageUp, PageDown         key.Binding
+}
+
+var keys = shellKeys{
+	Next:    key.NewBinding(key.WithKeys("enter", "right", "n"), key.WithHelp("enter", "next")),
+	Back:    key.NewBinding(key.WithKeys("left", "b", "shift+tab"), key.WithHelp("←/b", "back")),
+	Quit:    key.NewBinding(key.WithKeys("ctrl+c", "q", "esc"), key.WithHelp("q", "quit")),
+	Yes:     key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes, quit")),
+	No:      key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no, stay")),
+	Dismiss: key.NewBinding(key.WithKeys("esc", "enter"), key.WithHelp("esc", "dismiss")),
+	Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
+	Down:     key.NewBinding(key.WithKeys("down", "j")),
+	PageUp:   key.NewBinding(key.WithKeys("pgup")),
+	PageDown: key.NewBinding(key.WithKeys("pgdown", "space")),
+}
+
+// Scroller is implemented by steps that scroll their own body (the diff preview, forms);
+// the shell scrolls every other step's body when it is taller than the window.
+type Scroller interface {
+	ScrollsItself() bool
+}
+
+// Shell is the wizard's root model: it runs the steps in order, shows progress, moves
+// back and forward, confirms before quitting and shows errors in one error view.
+type Shell struct {
+	session *Session
+	defs    []StepDef
+	steps   []Step // made when first visited; kept so going back keeps the answers
+	current int
+
+	theme    Theme
+	renderer render.Renderer
+	help     help.Model
+
+	width, height int
+	scroll        int // first body line shown, for steps the shell scrolls
+	bodyLines     int // lines of the last body drawn
+	confirmQuit   bool
+	err           *render.Error
+	aborted       bool
+	finished      bool
+}
+
+// NewShell returns the wizard for the session with the given steps.
+func NewShell(s *Session, defs []StepDef, theme Theme) *Shell {
+	sh := &Shell{session: s, defs: defs, steps: make([]Step, len(defs)), theme: theme, help: help.New()}
+	sh.setDark(true)
+	return sh
+}
+
+func (m *Shell) setDark(dark bool) {
+	var styles help.Styles
+	m.renderer, styles = m.theme(dark)
+	m.help.Styles = styles
+}
+
+// Init implements tea.Model.
+func (m *Shell) Init() tea.Cmd {
+	return tea.Batch(tea.RequestBackgroundColor, m.enter(0))
+}
+
+// enter makes step i current, creating it on first visit.
+func (m *Shell) enter(i int) tea.Cmd {
+	m.current = i
+	if m.steps[i] != nil {
+		return nil
+	}
+	m.steps[i] = m.defs[i].New()
+	return m.steps[i].Init(m.session)
+}
+
+// Update implements tea.Model.
+func (m *Shell) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		return m, m.step().Update(m.session, msg)
+	case tea.BackgroundColorMsg:
+		m.setDark(msg.IsDark())
+		return m, nil
+	case ErrorMsg:
+		m.err = &msg.Err
+		return m, nil
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	return m, m.step().Update(m.session, msg)
+}
+
+func (m *Shell) step() Step { return m.steps[m.current] }
+
+func (m *Shell) shellScrolls() bool {
+	sc, ok := m.step().(Scroller)
+	return !ok || !sc.ScrollsItself()
+}
+
+// scrollKey moves the body of a step the shell scrolls; it reports whether msg was a
+// scroll key.
+func (m *Shell) scrollKey(msg tea.KeyPressMsg) bool {
+	page := max(m.bodyHeight()-1, 1)
+	switch {
+	case key.Matches(msg, keys.Up):
+		m.scroll--
+	case key.Matches(msg, keys.Down):
+		m.scroll++
+	case key.Matches(msg, keys.PageUp):
+		m.scroll -= page
+	case key.Matches(msg, keys.PageDown):
+		m.scroll += page
+	default:
+		return false
+	}
+	m.scroll = max(min(m.scroll, m.bodyLines-m.bodyHeight()), 0)
+	return true
+}
+
+func (m *Shell) key(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case m.confirmQuit:
+		switch {
+		case key.Matches(msg, keys.Yes), msg.String() == "ctrl+c":
+			m.aborted = true
+			return tea.Quit
+		case key.Matches(msg, keys.No):
+			m.confirmQuit = false
+		}
+		return nil
+	case msg.String() == "ctrl+c":
+		m.confirmQuit = true
+		return nil
+	case m.err != nil:
+		if key.Matches(msg, keys.Dismiss) {
+			m.err = nil
+			return nil
+		}
+		if key.Matches(msg, keys.Quit) {
+			m.confirmQuit = true
+			return nil
+		}
+		return m.step().Update(m.session, msg)
+	case key.Matches(msg, keys.Quit):
+		m.confirmQuit = true
+		return nil
+	case key.Matches(msg, keys.Next) && m.step().Ready():
+		if m.current == len(m.steps)-1 {
+			m.finished = true
+			return tea.Quit
+		}
+		m.scroll = 0
+		return m.enter(m.current + 1)
+	case key.Matches(msg, keys.Back) && m.current > 0:
+		m.current--
+		m.scroll = 0
+		return nil
+	case m.shellScrolls() && m.scrollKey(msg):
+		return nil
+	}
+	return m.step().Update(m.session, msg)
+}
+
+// View implements tea.Model.
+func (m *Shell) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "etcd-harden · " + m.step().Title()
+	return v
+}
+
+func (m *Shell) render() string {
+	s := m.step()
+	header := m.headerText()
+	var body string
+	switch {
+	case m.confirmQuit:
+		body = m.renderer.Error(render.Error{What: "Quit the wizard?", Fix: "Nothing has been written. Press y to quit, n to stay."}, m.width)
+	case m.err != nil:
+		body = m.renderer.Error(*m.err, m.width)
+	default:
+		body = s.View(Frame{R: m.renderer, Width: m.width, Height: m.bodyHeight()})
+	}
+	lines := strings.Split(strings.TrimRight(body, "\n"), "\n")
+	m.bodyLines = len(lines)
+	if h := m.bodyHeight(); h > 0 {
+		// The body gets the rows between the header and the help bar; longer bodies scroll.
+		if m.shellScrolls() && !m.confirmQuit && m.err == nil {
+			from := max(min(m.scroll, len(lines)-h), 0)
+			lines = lines[from:]
+		}
+		if len(lines) > h {
+			lines = lines[:h]
+		}
+		for len(lines) < h {
+			lines = append(lines, "")
+		}
+	}
+	return header + "\n" + strings.Join(lines, "\n") + "\n" + m.help.ShortHelpView(m.bindings())
+}
+
+// bodyHeight is the rows left for the step's body: the window less the header (title
+// and intro), the blank line under it and the help bar.
+func (m *Shell) bodyHeight() int {
+	if m.height == 0 {
+		return 0
+	}
+	return max(m.height-lipgloss.Height(m.headerText())-1, 1)
+}
+
+func (m *Shell) headerText() string {
+	s := m.step()
+	return m.renderer.Header(render.Header{Step: m.current + 1, Of: len(m.defs), Title: s.Title(), Intro: s.Intro()}, m.width)
+}
+
+// bindings are the keys that work right now, for the help bar.
+func (m *Shell) bindings() []key.Binding {
+	if m.confirmQuit {
+		return []key.Binding{keys.Yes, keys.No}
+	}
+	if m.err != nil {
+		return append([]key.Binding{keys.Dismiss}, append(m.step().Keys(), keys.Quit)...)
+	}
+	bs := append([]key.Binding{}, m.step().Keys()...)
+	if m.shellScrolls() && m.bodyLines > m.bodyHeight() {
+		bs = append(bs, keys.Up)
+	}
+	if m.step().Ready() {
+		next := keys.Next
+		if m.current == len(m.defs)-1 {
+			next.SetHelp("enter", "finish")
+		}
+		bs = append(bs, next)
+	}
+	if m.current > 0 {
+		bs = append(bs, keys.Back)
+	}
+	return append(bs, keys.Quit)
+}
+
+// Aborted reports whether the user quit before the end.
+func (m *Shell) Aborted() bool { return m.aborted }
