@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-		"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui"
 )
@@ -59,4 +59,3 @@ func printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-

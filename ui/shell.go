@@ -24,12 +24,12 @@ type shellKeys struct {
 }
 
 var keys = shellKeys{
-	Next:    key.NewBinding(key.WithKeys("enter", "right", "n"), key.WithHelp("enter", "next")),
-	Back:    key.NewBinding(key.WithKeys("left", "b", "shift+tab"), key.WithHelp("←/b", "back")),
-	Quit:    key.NewBinding(key.WithKeys("ctrl+c", "q", "esc"), key.WithHelp("q", "quit")),
-	Yes:     key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes, quit")),
-	No:      key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no, stay")),
-	Dismiss: key.NewBinding(key.WithKeys("esc", "enter"), key.WithHelp("esc", "dismiss")),
+	Next:     key.NewBinding(key.WithKeys("enter", "right", "n"), key.WithHelp("enter", "next")),
+	Back:     key.NewBinding(key.WithKeys("left", "b", "shift+tab"), key.WithHelp("←/b", "back")),
+	Quit:     key.NewBinding(key.WithKeys("ctrl+c", "q", "esc"), key.WithHelp("q", "quit")),
+	Yes:      key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes, quit")),
+	No:       key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no, stay")),
+	Dismiss:  key.NewBinding(key.WithKeys("esc", "enter"), key.WithHelp("esc", "dismiss")),
 	Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/↓", "scroll")),
 	Down:     key.NewBinding(key.WithKeys("down", "j")),
 	PageUp:   key.NewBinding(key.WithKeys("pgup")),

@@ -174,7 +174,7 @@ func TestFiles(t *testing.T) {
 	}
 	for i, want := range []string{"🔒 etc/kubernetes/enc/encryption-config.yaml", "--- a/etc/kubernetes/manifests/kube-apiserver.yaml"} {
 		m = press(m, keyTab)
-		if top := ansi.Strip(strings.Split(m.vp.View(), "\n")[0]); !strings.HasPrefix(top, want) {
+		if top := ansi.Strip(strings.Split(strings.Join(m.window(), "\n"), "\n")[0]); !strings.HasPrefix(top, want) {
 			t.Errorf("tab %d: the top line is %q, want %q", i+1, top, want)
 		}
 	}
@@ -206,7 +206,7 @@ func TestResize(t *testing.T) {
 	assertFits(t, m.View(), 60, 12)
 	for _, sz := range [][2]int{{100, 30}, {45, 15}, {200, 50}} {
 		m.SetSize(sz[0], sz[1])
-		if m.File() != 2 || !strings.Contains(ansi.Strip(m.vp.View()), "kube-api") {
+		if m.File() != 2 || !strings.Contains(ansi.Strip(strings.Join(m.window(), "\n")), "kube-api") {
 			t.Errorf("%dx%d: resize lost the file: now %d", sz[0], sz[1], m.File())
 		}
 		assertFits(t, m.View(), sz[0], sz[1])

@@ -146,7 +146,7 @@ func (m Model) View() string {
 		if m.wide() {
 			m.writeColumns(&b)
 		} else {
-			b.WriteString(m.vp.View())
+			b.WriteString(strings.Join(m.window(), "\n"))
 		}
 	}
 	if m.helpBar() {
@@ -202,7 +202,7 @@ func (m *Model) tabLine() string {
 func (m *Model) writeColumns(b *strings.Builder) {
 	lw := m.listWidth()
 	list := m.listLines(lw, m.vp.Height())
-	diff := strings.Split(m.vp.View(), "\n")
+	diff := m.window()
 	sep := " " + m.theme.Muted.Render("│") + " "
 	for i, d := range diff {
 		if i > 0 {
@@ -217,6 +217,16 @@ func (m *Model) writeColumns(b *strings.Builder) {
 		b.WriteString(sep)
 		b.WriteString(d)
 	}
+}
+
+// window is the diff's lines on screen now, blank below the end: a slice of the lines
+// rendered by SetSize, so a frame costs the same however long the diff.
+func (m *Model) window() []string {
+	h, lines := m.vp.Height(), m.body.lines
+	off := min(m.vp.YOffset(), len(lines))
+	out := make([]string, h)
+	copy(out, lines[off:min(off+h, len(lines))])
+	return out
 }
 
 // listLines is the file list, two lines a file, scrolled so the current file shows.
