@@ -13,7 +13,6 @@ import (
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
-	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -22,23 +21,26 @@ import (
 )
 
 // Model is the diff preview. It is a value, like the bubbles components: Update returns
-// the new Model. Size it with SetSize (or a tea.WindowSizeMsg) to the space it has.
+// the new Model. It draws nothing until it has a size: call SetSize (or send a
+// tea.WindowSizeMsg) with the space it has.
 type Model struct {
-	// KeyMap is the keys the preview answers to.
-	KeyMap KeyMap
-
+	keys     KeyMap
 	files    []render.DiffFile
 	theme    tui.Theme
 	r        *tui.Renderer
 	help     help.Model
 	showHelp bool
-	stat     string // the summary, e.g. "3 files · +18 −1 · 1 secret file hidden"
 
 	width, height int
 	body          content // the diff, rendered once per diff width
-	vp            viewport.Model
-	cur           int // the file the list highlights
-	mark          int // line of the hunk n/N last jumped to, or -1
+	off           int     // the diff line at the top of the window
+	cur           int     // the file the list highlights
+	mark          int     // line of the hunk n/N last jumped to, or -1
+
+	// Drawn when they change rather than once a frame.
+	statLine string // the styled summary
+	helpLine string
+	chrome   chrome
 }
 
 // content is every screen line of the diff at one width, with where files and hunks
@@ -50,21 +52,28 @@ type content struct {
 	hunks  []int // line of each "@@" hunk header, ascending
 }
 
-// Default size until the first SetSize, so that View always draws something sensible.
-const defaultWidth, defaultHeight = 80, 24
+// chrome is the file tabs or list as drawn for one file, width and height.
+type chrome struct {
+	cur, width, height int
+	tabs               string
+	list               []string // each row of the list column, padded, with the separator
+}
 
-// New returns a preview of files drawn with theme, sized 80x24 until SetSize.
+// wheelLines is how far one notch of the mouse wheel scrolls, as in bubbles' viewport.
+const wheelLines = 3
+
+// New returns a preview of files drawn with theme. Rendering waits for SetSize.
 func New(files []render.DiffFile, theme tui.Theme) Model {
 	m := Model{
-		KeyMap:   DefaultKeyMap(),
+		keys:     DefaultKeyMap(),
 		files:    files,
 		theme:    theme,
 		r:        tui.New(theme),
 		help:     help.New(),
 		showHelp: true,
-		stat:     summary(files),
 		mark:     -1,
-		vp:       viewport.New(),
+		statLine: theme.DiffStat.Render(summary(files)),
+		chrome:   chrome{cur: -1},
 	}
 	m.help.Styles = help.Styles{
 		Ellipsis:       theme.HelpBar,
@@ -75,7 +84,6 @@ func New(files []render.DiffFile, theme tui.Theme) Model {
 		FullDesc:       theme.HelpBar,
 		FullSeparator:  theme.HelpBar,
 	}
-	m.SetSize(defaultWidth, defaultHeight)
 	return m
 }
 
@@ -83,131 +91,157 @@ func New(files []render.DiffFile, theme tui.Theme) Model {
 func (m Model) Init() tea.Cmd { return nil }
 
 // Keys are the preview's bindings for a help bar, one per action.
-func (m Model) Keys() []key.Binding { return m.KeyMap.ShortHelp() }
+func (m Model) Keys() []key.Binding { return m.keys.ShortHelp() }
 
-// File is the index of the file the list highlights.
+// KeyMap is the keys the preview answers to.
+func (m Model) KeyMap() KeyMap { return m.keys }
+
+// SetKeyMap changes the keys the preview answers to, say to free one the shell needs.
+func (m *Model) SetKeyMap(k KeyMap) {
+	m.keys = k
+	m.resize(m.width, m.height)
+}
+
+// File is the index of the file the list highlights: the file at the top of the window,
+// or the one tab or n last jumped to.
 func (m Model) File() int { return m.cur }
 
 // SetShowHelp chooses whether View ends with the preview's own help bar (on by default).
 // Turn it off when the wizard shell draws its help from Keys.
 func (m *Model) SetShowHelp(show bool) {
 	m.showHelp = show
-	m.SetSize(m.width, m.height)
+	m.resize(m.width, m.height)
 }
 
-// SetSize gives the preview w columns and h rows. The diff is wrapped again only when the
-// width it gets changes; the reader stays in the same file, near the same line.
+// SetSize gives the preview w columns and h rows; View fills exactly that. The diff is
+// wrapped again only when its width changes, and the reader stays in the same file near
+// the same line. Calling it every frame with the same size costs nothing.
 func (m *Model) SetSize(w, h int) {
-	m.width, m.height = max(w, 1), max(h, 1)
-	m.help.SetWidth(m.width)
-	dw, off := m.diffWidth(), m.vp.YOffset()
-	m.vp.SetWidth(dw)
-	m.vp.SetHeight(m.bodyHeight())
+	if w == m.width && h == m.height {
+		return
+	}
+	m.resize(w, h)
+}
+
+func (m *Model) resize(w, h int) {
+	if w <= 0 || h <= 0 {
+		return
+	}
+	m.width, m.height = w, h
+	m.help.SetWidth(w)
+	// help cuts its line at the width only where an ellipsis still fits; cut the rest.
+	m.helpLine = ansi.Truncate(m.help.ShortHelpView(m.keys.ShortHelp()), w, "")
+	defer m.redraw()
+	dw := m.diffWidth()
 	if dw == m.body.width && m.body.lines != nil {
-		m.setContent()
-		m.vp.SetYOffset(off)
+		m.scrollTo(m.off)
 		return
 	}
 	old := m.body
 	m.body = build(m.r, m.theme, m.files, dw)
-	m.setContent()
 	m.mark = -1
 	if len(old.starts) > m.cur && len(m.body.starts) > m.cur {
 		// Keep the same distance into the current file; wrapping changes it a little.
-		into := min(off-old.starts[m.cur], m.fileLen(m.cur)-1)
-		m.vp.SetYOffset(m.body.starts[m.cur] + max(into, 0))
+		into := min(m.off-old.starts[m.cur], m.fileLen(m.cur)-1)
+		m.scrollTo(m.body.starts[m.cur] + max(into, 0))
 	}
-}
-
-// setContent hands the lines to the viewport with blank lines after the last file, as
-// many as it takes for every file to reach the top of the window when jumped to.
-func (m *Model) setContent() {
-	lines := m.body.lines
-	if n := len(m.body.starts); n > 0 {
-		if pad := m.vp.Height() - m.fileLen(n-1); pad > 0 {
-			lines = make([]string, len(m.body.lines), len(m.body.lines)+pad)
-			copy(lines, m.body.lines)
-			for range pad {
-				lines = append(lines, "")
-			}
-		}
-	}
-	m.vp.SetContentLines(lines)
 }
 
 // Update handles window sizes (the whole message is the preview's size), keys and the
 // mouse wheel.
 func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
+	off := m.off
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.SetSize(msg.Width, msg.Height)
+		return m, nil
 	case tea.KeyPressMsg:
-		m.key(msg)
+		if m.key(msg) {
+			return m, nil
+		}
 	case tea.MouseWheelMsg:
-		off := m.vp.YOffset()
-		m.vp, _ = m.vp.Update(msg)
-		m.moved(off)
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.scrollTo(m.off - wheelLines)
+		case tea.MouseWheelDown:
+			m.scrollTo(m.off + wheelLines)
+		}
 	}
+	m.moved(off)
 	return m, nil
 }
 
-func (m *Model) key(msg tea.KeyPressMsg) {
-	k, off := m.KeyMap, m.vp.YOffset()
+// key handles a key press; it reports whether the key jumped (to a file or a hunk)
+// rather than scrolled.
+func (m *Model) key(msg tea.KeyPressMsg) (jumped bool) {
+	k, page := m.keys, m.bodyHeight()
 	switch {
 	case key.Matches(msg, k.Up):
-		m.vp.ScrollUp(1)
+		m.scrollTo(m.off - 1)
 	case key.Matches(msg, k.Down):
-		m.vp.ScrollDown(1)
+		m.scrollTo(m.off + 1)
 	case key.Matches(msg, k.PageUp):
-		m.vp.PageUp()
+		m.scrollTo(m.off - page)
 	case key.Matches(msg, k.PageDown):
-		m.vp.PageDown()
+		m.scrollTo(m.off + page)
 	case key.Matches(msg, k.Top):
-		m.vp.GotoTop()
+		m.scrollTo(0)
 	case key.Matches(msg, k.Bottom):
-		m.vp.GotoBottom()
+		m.scrollTo(m.maxOff())
 	case key.Matches(msg, k.NextFile):
 		m.jumpFile(1)
-		return
+		return true
 	case key.Matches(msg, k.PrevFile):
 		m.jumpFile(-1)
-		return
+		return true
 	case key.Matches(msg, k.NextHunk):
 		m.jumpHunk(true)
-		return
+		return true
 	case key.Matches(msg, k.PrevHunk):
 		m.jumpHunk(false)
-		return
-	default:
-		return
+		return true
 	}
-	m.moved(off)
+	return false
 }
+
+// maxOff is the last top line: past the end of the diff by as many blank lines as it
+// takes for the last file to reach the top of the window when jumped to.
+func (m *Model) maxOff() int {
+	n := len(m.body.starts)
+	if n == 0 {
+		return 0
+	}
+	return max(len(m.body.lines)-m.bodyHeight(), m.body.starts[n-1], 0)
+}
+
+func (m *Model) scrollTo(off int) { m.off = min(max(off, 0), m.maxOff()) }
 
 // moved follows a scroll: the list highlights the file at the top of the window. When
 // the window did not move (at the top or bottom), the highlight stays where a jump put it.
 func (m *Model) moved(from int) {
-	if off := m.vp.YOffset(); off != from {
+	if m.off != from {
 		m.mark = -1
-		m.cur = m.fileAt(off)
+		m.cur = m.fileAt(m.off)
+		m.redraw()
 	}
 }
 
 // jumpFile moves to the next (by 1) or previous (by -1) file, round the ends.
 func (m *Model) jumpFile(by int) {
-	n := len(m.files)
+	n := len(m.body.starts)
 	if n == 0 {
 		return
 	}
 	m.cur = ((m.cur+by)%n + n) % n
 	m.mark = -1
-	m.vp.SetYOffset(m.body.starts[m.cur])
+	m.scrollTo(m.body.starts[m.cur])
+	m.redraw()
 }
 
-// jumpHunk puts the next (or previous) "@@" line at the top of the window. Near the end
-// the window cannot scroll that far; mark remembers the hunk so the next n goes on.
+// jumpHunk puts the next (or previous) "@@" line at the top of the window. Where the
+// window cannot scroll that far, mark remembers the hunk so that the next n goes on.
 func (m *Model) jumpHunk(next bool) {
-	pos := m.vp.YOffset()
+	pos := m.off
 	if m.mark >= 0 {
 		pos = m.mark
 	}
@@ -223,7 +257,8 @@ func (m *Model) jumpHunk(next bool) {
 	}
 	m.mark = h[i]
 	m.cur = m.fileAt(h[i])
-	m.vp.SetYOffset(h[i])
+	m.scrollTo(h[i])
+	m.redraw()
 }
 
 // fileAt is the index of the file that line belongs to (a blank line before a file

@@ -228,6 +228,7 @@ func TestSummary(t *testing.T) {
 			t.Errorf("summary = %q, want %q", got, c.want)
 		}
 		m := New(c.files, tui.Dark())
+		m.SetSize(100, 30)
 		if !strings.Contains(ansi.Strip(m.View()), c.want) {
 			t.Errorf("the view does not show %q", c.want)
 		}
@@ -236,7 +237,12 @@ func TestSummary(t *testing.T) {
 
 // TestEdges covers no files, one file (no list), a mode-only change and a tiny window.
 func TestEdges(t *testing.T) {
-	m := press(New(nil, tui.Dark()), keyTab, keyText("n"), keyPgDown)
+	if got := New(planFiles(), tui.Dark()).View(); got != "" {
+		t.Errorf("a preview with no size drew %q", got)
+	}
+	m := New(nil, tui.Dark())
+	m.SetSize(80, 24)
+	m = press(m, keyTab, keyText("n"), keyPgDown)
 	if got := ansi.Strip(m.View()); !strings.HasPrefix(got, "No changes") {
 		t.Errorf("empty preview: %q", got)
 	}
@@ -246,6 +252,7 @@ func TestEdges(t *testing.T) {
 		t.Errorf("a single file shows a file list:\n%s", got)
 	}
 	mode := New([]render.DiffFile{{Path: "etc/kubernetes/pki/etcd/ca.key", Mode: "0600"}, planFiles()[2]}, tui.Dark())
+	mode.SetSize(80, 24)
 	if got := ansi.Strip(mode.View()); !strings.Contains(got, "ca.key (+0 −0 · 0600) — no change to the content") {
 		t.Errorf("a mode-only change is not named:\n%s", got)
 	}
@@ -263,6 +270,7 @@ func TestEdges(t *testing.T) {
 // TestKeys checks that every help entry has help text and matches the keys it names.
 func TestKeys(t *testing.T) {
 	m := New(planFiles(), tui.Dark())
+	m.SetSize(80, 24)
 	keys := m.Keys()
 	if len(keys) != 5 {
 		t.Fatalf("Keys() = %d bindings, want 5", len(keys))
@@ -275,4 +283,29 @@ func TestKeys(t *testing.T) {
 	if got := ansi.Strip(m.View()); !strings.Contains(got, "n/N hunk") {
 		t.Errorf("the help bar does not name the hunk keys:\n%s", got)
 	}
+}
+
+// TestMouseWheel checks that the wheel scrolls three lines a notch and moves the highlight.
+func TestMouseWheel(t *testing.T) {
+	m := New(planFiles(), tui.Dark())
+	m.SetSize(100, 30)
+	for range 20 {
+		m, _ = m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	}
+	if m.off != m.body.starts[2] || m.File() != 2 {
+		t.Errorf("after 20 notches down: top line %d in file %d, want %d in file 2", m.off, m.File(), m.body.starts[2])
+	}
+	m, _ = m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
+	if m.off != m.body.starts[2]-wheelLines {
+		t.Errorf("one notch up: top line %d, want %d", m.off, m.body.starts[2]-wheelLines)
+	}
+}
+
+// TestPlainView pins the plain review: no escape codes, the secret file by path only.
+func TestPlainView(t *testing.T) {
+	out := PlainView(planFiles(), plain.New())
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("PlainView has escape codes:\n%q", out)
+	}
+	golden.RequireEqual(t, out+"\n")
 }

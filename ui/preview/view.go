@@ -134,13 +134,16 @@ func (m *Model) bodyHeight() int {
 // the help bar, in exactly the size given to SetSize. Its cost depends on the window's
 // size, not on the diff's length.
 func (m Model) View() string {
+	if m.width == 0 {
+		return ""
+	}
 	var b strings.Builder
 	if len(m.files) == 0 {
 		b.WriteString(m.theme.Muted.Render("No changes"))
 	} else {
 		b.WriteString(m.summaryLine())
 		if m.tabs() {
-			b.WriteString("\n" + m.tabLine())
+			b.WriteString("\n" + m.chrome.tabs)
 		}
 		b.WriteString("\n")
 		if m.wide() {
@@ -150,21 +153,20 @@ func (m Model) View() string {
 		}
 	}
 	if m.helpBar() {
-		// help cuts the line to its width only where an ellipsis still fits; cut the rest.
-		b.WriteString("\n" + ansi.Truncate(m.help.ShortHelpView(m.KeyMap.ShortHelp()), m.width, ""))
+		b.WriteString("\n" + m.helpLine)
 	}
 	return b.String()
 }
 
 // summaryLine is the summary on the left and where the window is on the right.
 func (m *Model) summaryLine() string {
-	left := m.theme.DiffStat.Render(m.stat)
+	left := m.statLine
 	total := len(m.body.lines)
-	if total <= m.vp.Height() {
+	if total <= m.bodyHeight() {
 		return ansi.Truncate(left, m.width, "…")
 	}
-	top := min(m.vp.YOffset(), total-1)
-	pos := "lines " + strconv.Itoa(top+1) + "–" + strconv.Itoa(min(top+m.vp.Height(), total)) + " of " + strconv.Itoa(total)
+	top := min(m.off, total-1)
+	pos := "lines " + strconv.Itoa(top+1) + "–" + strconv.Itoa(min(top+m.bodyHeight(), total)) + " of " + strconv.Itoa(total)
 	gap := m.width - width(left) - width(pos)
 	if gap < 2 {
 		return ansi.Truncate(left, m.width, "…")
@@ -200,30 +202,47 @@ func (m *Model) tabLine() string {
 
 // writeColumns draws the file list and the diff side by side, row by row.
 func (m *Model) writeColumns(b *strings.Builder) {
-	lw := m.listWidth()
-	list := m.listLines(lw, m.vp.Height())
-	diff := m.window()
-	sep := " " + m.theme.Muted.Render("│") + " "
-	for i, d := range diff {
+	blank := strings.Repeat(" ", m.listWidth()) + m.sep()
+	for i, d := range m.window() {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		l := ""
-		if i < len(list) {
-			l = list[i]
+		if i < len(m.chrome.list) {
+			b.WriteString(m.chrome.list[i])
+		} else {
+			b.WriteString(blank)
 		}
-		b.WriteString(l)
-		b.WriteString(strings.Repeat(" ", max(lw-width(l), 0)))
-		b.WriteString(sep)
 		b.WriteString(d)
 	}
+}
+
+// sep is the rule between the file list and the diff.
+func (m *Model) sep() string { return " " + m.theme.Muted.Render("│") + " " }
+
+// redraw draws the file tabs or list again when the file, the width or the height has
+// changed since they were last drawn.
+func (m *Model) redraw() {
+	c := chrome{cur: m.cur, width: m.width, height: m.height}
+	if m.chrome.cur == c.cur && m.chrome.width == c.width && m.chrome.height == c.height {
+		return
+	}
+	switch {
+	case m.tabs():
+		c.tabs = m.tabLine()
+	case m.wide():
+		lw, sep := m.listWidth(), m.sep()
+		for _, l := range m.listLines(lw, m.bodyHeight()) {
+			c.list = append(c.list, l+strings.Repeat(" ", max(lw-width(l), 0))+sep)
+		}
+	}
+	m.chrome = c
 }
 
 // window is the diff's lines on screen now, blank below the end: a slice of the lines
 // rendered by SetSize, so a frame costs the same however long the diff.
 func (m *Model) window() []string {
-	h, lines := m.vp.Height(), m.body.lines
-	off := min(m.vp.YOffset(), len(lines))
+	h, lines := m.bodyHeight(), m.body.lines
+	off := min(m.off, len(lines))
 	out := make([]string, h)
 	copy(out, lines[off:min(off+h, len(lines))])
 	return out

@@ -1,0 +1,253 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/render/plain"
+	"github.com/etcd-harden/etcd-harden/render/tui"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+)
+
+// testRoot lays out a node root holding the shared unhardened manifests.
+func testRoot(t *testing.T, pair string) string {
+	t.Helper()
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "manifests", pair, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func plainTheme(bool) (render.Renderer, help.Styles) {
+	return plain.New(), help.Styles{}
+}
+
+func tuiTheme(dark bool) (render.Renderer, help.Styles) {
+	return tui.New(tui.ThemeFor(dark)), help.DefaultStyles(dark)
+}
+
+// secondStep is a trivial second screen so the shell has somewhere to go.
+type secondStep struct{ inits int }
+
+func (s *secondStep) Title() string                    { return "Second" }
+func (s *secondStep) Intro() string                    { return "" }
+func (s *secondStep) Init(*Session) tea.Cmd            { s.inits++; return nil }
+func (s *secondStep) Update(*Session, tea.Msg) tea.Cmd { return nil }
+func (s *secondStep) View(Frame) string                { return "second body" }
+func (s *secondStep) Ready() bool                      { return true }
+func (s *secondStep) Keys() []key.Binding              { return nil }
+
+// newTestShell returns a shell over root with preflight and a second step, sized w×h,
+// with preflight's work done.
+func newTestShell(t *testing.T, root string, theme Theme, w, h int) (*Shell, *secondStep) {
+	t.Helper()
+	second := &secondStep{}
+	defs := []StepDef{DefaultSteps()[0], {Name: "second", New: func() Step { return second }}}
+	sh := NewShell(&Session{Layout: discover.Defaults(root, "", "")}, defs, theme)
+	send(t, sh, sh.Init())
+	send(t, sh, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
+	return sh, second
+}
+
+// send runs cmd and every command that follows, feeding the messages to the shell.
+func send(t *testing.T, sh *Shell, cmd tea.Cmd) {
+	t.Helper()
+	err := drive(context.Background(), cmd, func(msg tea.Msg) tea.Cmd {
+		_, next := sh.Update(msg)
+		return next
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func press(t *testing.T, sh *Shell, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		send(t, sh, func() tea.Msg { return keyMsg(k) })
+	}
+}
+
+func keyMsg(k string) tea.KeyPressMsg {
+	switch k {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "ctrl+c":
+		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "left":
+		return tea.KeyPressMsg{Code: tea.KeyLeft}
+	case "pgdown":
+		return tea.KeyPressMsg{Code: tea.KeyPgDown}
+	}
+	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
+}
+
+func TestShellMovesBackAndForthKeepingSteps(t *testing.T) {
+	sh, second := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 30)
+	if !sh.step().Ready() {
+		t.Fatalf("preflight not ready:\n%s", sh.render())
+	}
+	press(t, sh, "enter")
+	if sh.current != 1 || !strings.Contains(sh.render(), "second body") {
+		t.Fatalf("enter did not move to the second step:\n%s", sh.render())
+	}
+	press(t, sh, "b")
+	if sh.current != 0 {
+		t.Fatal("b did not go back")
+	}
+	press(t, sh, "enter")
+	if second.inits != 1 {
+		t.Fatalf("the second step was made %d times; going back and forth must keep it", second.inits)
+	}
+	press(t, sh, "enter")
+	if !sh.finished || sh.Aborted() {
+		t.Fatal("enter on the last step did not finish the wizard")
+	}
+}
+
+func TestShellConfirmsBeforeQuitting(t *testing.T) {
+	sh, _ := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 30)
+	press(t, sh, "q")
+	if !strings.Contains(sh.render(), "Quit the wizard?") {
+		t.Fatalf("q did not ask before quitting:\n%s", sh.render())
+	}
+	press(t, sh, "n")
+	if sh.confirmQuit || sh.Aborted() {
+		t.Fatal("n did not cancel the quit")
+	}
+	press(t, sh, "ctrl+c", "ctrl+c")
+	if !sh.Aborted() {
+		t.Fatal("ctrl+c twice did not quit")
+	}
+}
+
+func TestShellScrollsLongBodies(t *testing.T) {
+	sh, _ := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 12)
+	first := sh.render()
+	if got := strings.Count(first, "\n") + 1; got != 12 {
+		t.Fatalf("the view has %d lines, want the window's 12:\n%s", got, first)
+	}
+	press(t, sh, "pgdown")
+	if sh.render() == first {
+		t.Fatal("pgdown did not scroll the checks")
+	}
+	if !strings.Contains(sh.render(), "scroll") {
+		t.Fatal("the help bar does not show the scroll keys")
+	}
+}
+
+func TestShellShowsManifestErrors(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etcd.yaml"), []byte("apiVersion: v1\nkind: {{ .Kind }}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sh, _ := newTestShell(t, root, plainTheme, 100, 30)
+	view := sh.render()
+	if !strings.Contains(view, "etcd.yaml") || !strings.Contains(view, "template") {
+		t.Fatalf("the error view does not name the file and the problem:\n%s", view)
+	}
+	if sh.step().Ready() {
+		t.Fatal("preflight is ready after failing to read the manifest")
+	}
+}
+
+// TestShellGolden pins the first screen in both backends at 100x30.
+func TestShellGolden(t *testing.T) {
+	for name, theme := range map[string]Theme{"plain": plainTheme, "tui-dark": tuiTheme} {
+		t.Run(name, func(t *testing.T) {
+			// A relative root keeps the wrapped lines the same whatever the temp folder.
+			root := testRoot(t, "unhardened")
+			wd, _ := os.Getwd()
+			t.Chdir(filepath.Dir(root))
+			sh, _ := newTestShell(t, filepath.Base(root), theme, 100, 30)
+			view := stableRoot(sh)
+			t.Chdir(wd)
+			golden.RequireEqual(t, []byte(view))
+		})
+	}
+}
+
+// stableRoot pins the colour profile and names the root ROOT in a view.
+func stableRoot(sh *Shell) string {
+	var b bytes.Buffer
+	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.TrueColor}
+	w.WriteString(sh.render())
+	return strings.ReplaceAll(b.String(), sh.session.Layout.Root, "ROOT")
+}
+
+// TestShellProgram runs the shell as a real bubbletea program.
+func TestShellProgram(t *testing.T) {
+	sh, _ := newTestShell(t, testRoot(t, "unhardened"), tuiTheme, 100, 30)
+	sh2 := NewShell(sh.session, DefaultSteps(), tuiTheme)
+	tm := teatest.NewTestModel(t, sh2, teatest.WithInitialTermSize(100, 30),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.TrueColor)))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("1.2.26")) },
+		teatest.WithDuration(10*time.Second))
+	tm.Send(keyMsg("q"))
+	tm.Send(keyMsg("y"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Shell)
+	if !final.Aborted() {
+		t.Fatal("q, y did not quit")
+	}
+}
+
+func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
+	var out bytes.Buffer
+	err := RunPlain(context.Background(), &Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")},
+		DefaultSteps(), plain.New(), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Step 1 of 1: Preflight", "[FAIL] 2.1", "[FAIL] 1.2.27"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plain output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "\x1b") {
+		t.Error("plain output has escape codes")
+	}
+}
+
+func TestRunPlainReportsBadManifest(t *testing.T) {
+	var out bytes.Buffer
+	err := RunPlain(context.Background(), &Session{Layout: discover.Defaults(t.TempDir(), "", "")},
+		DefaultSteps(), plain.New(), &out)
+	var shown *ShownError
+	if !errors.As(err, &shown) {
+		t.Fatalf("err = %v, want a ShownError", err)
+	}
+	if !strings.Contains(out.String(), "etcd.yaml") {
+		t.Fatalf("the error does not name etcd.yaml:\n%s", out.String())
+	}
+}
