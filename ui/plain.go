@@ -2,12 +2,15 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
 
 	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // ShownError is an error the wizard has already shown to the user in its error view;
@@ -17,32 +20,67 @@ type ShownError struct{ Err error }
 func (e *ShownError) Error() string { return e.Err.Error() }
 func (e *ShownError) Unwrap() error { return e.Err }
 
-// RunPlain runs the steps without a terminal UI, the way huh runs a form accessibly: the
+// Plain runs the steps without a terminal UI, the way huh runs a form accessibly: the
 // same step models, their commands run one after the other on this goroutine, their
-// messages fed back to them, and each view printed once with the renderer r.
-func RunPlain(ctx context.Context, s *Session, defs []StepDef, r render.Renderer, w io.Writer) error {
+// messages fed back to them, their forms asked as line prompts, and each view printed
+// once with the renderer R.
+type Plain struct {
+	R   render.Renderer
+	In  io.Reader
+	Out io.Writer
+}
+
+// Run runs every step in order.
+func (p Plain) Run(ctx context.Context, s *step.Session, defs []step.Def) error {
 	for i, d := range defs {
-		step := d.New()
-		fmt.Fprintln(w, r.Header(render.Header{Step: i + 1, Of: len(defs), Title: step.Title(), Intro: step.Intro()}, 0))
-		var failed *render.Error
-		err := drive(ctx, step.Init(s), func(msg tea.Msg) tea.Cmd {
-			if e, ok := msg.(ErrorMsg); ok {
-				failed = &e.Err
-				return nil
-			}
-			return step.Update(s, msg)
-		})
-		if err != nil {
+		st := d.New()
+		fmt.Fprintln(p.Out, p.R.Header(render.Header{Step: i + 1, Of: len(defs), Title: st.Title(), Intro: st.Intro()}, 0))
+		if err := p.runStep(ctx, s, st); err != nil {
 			return err
 		}
-		if failed != nil {
-			fmt.Fprintln(w, r.Error(*failed, 0))
-			return &ShownError{Err: fmt.Errorf("%s: %s", step.Title(), failed.What)}
+		fmt.Fprintln(p.Out)
+	}
+	return nil
+}
+
+func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) error {
+	var failed *render.Error
+	update := func(msg tea.Msg) tea.Cmd {
+		if e, ok := msg.(step.ErrorMsg); ok {
+			failed = &e.Err
+			return nil
 		}
-		fmt.Fprintln(w, step.View(Frame{R: r}))
-		if !step.Ready() {
-			return fmt.Errorf("%s did not finish", step.Title())
+		return st.Update(s, msg)
+	}
+	if err := drive(ctx, st.Init(s), update); err != nil {
+		return err
+	}
+	if asker, ok := st.(step.Prompter); ok && failed == nil {
+		if form := asker.Form(s); form != nil {
+			err := form.WithAccessible(true).WithInput(p.In).WithOutput(p.Out).RunWithContext(ctx)
+			if errors.Is(err, huh.ErrUserAborted) || ctx.Err() != nil {
+				return ErrAborted
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", st.Title(), err)
+			}
+			if err := drive(ctx, func() tea.Msg { return step.FormDone{} }, update); err != nil {
+				return err
+			}
 		}
+	}
+	if runner, ok := st.(step.Runner); ok && failed == nil {
+		if err := runner.RunPlain(ctx, s, p.In, p.Out); err != nil {
+			return err
+		}
+	}
+	if failed != nil {
+		fmt.Fprintln(p.Out, p.R.Error(*failed, 0))
+		return &ShownError{Err: fmt.Errorf("%s: %s", st.Title(), failed.What)}
+	}
+	fmt.Fprintln(p.Out, st.View(step.Frame{R: p.R}))
+	if !st.Ready() {
+		return fmt.Errorf("%s did not finish", st.Title())
 	}
 	return nil
 }

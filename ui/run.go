@@ -10,12 +10,13 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // Options say where the wizard runs and how it draws.
 type Options struct {
 	Layout discover.Layout
-	Steps  []StepDef // DefaultSteps() when nil
+	Steps  []step.Def // DefaultSteps() when nil
 	// Plain runs the steps with PlainRenderer and no terminal UI.
 	Plain         bool
 	PlainRenderer render.Renderer
@@ -31,9 +32,9 @@ func Run(ctx context.Context, o Options) error {
 	if steps == nil {
 		steps = DefaultSteps()
 	}
-	s := &Session{Layout: o.Layout, Plan: plan.New(o.Layout.Root)}
+	s := &step.Session{Layout: o.Layout, Plan: plan.New(o.Layout.Root)}
 	if o.Plain {
-		return RunPlain(ctx, s, steps, o.PlainRenderer, o.Out)
+		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}
 	shell := NewShell(s, steps, o.Theme)
 	final, err := tea.NewProgram(shell, tea.WithContext(ctx), tea.WithInput(o.In), tea.WithOutput(o.Out)).Run()

@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // ErrAborted is returned when the user quits the wizard before it is done.
@@ -24,8 +25,8 @@ type shellKeys struct {
 }
 
 var keys = shellKeys{
-	Next:     key.NewBinding(key.WithKeys("enter", "right", "n"), key.WithHelp("enter", "next")),
-	Back:     key.NewBinding(key.WithKeys("left", "b", "shift+tab"), key.WithHelp("←/b", "back")),
+	Next:     key.NewBinding(key.WithKeys("enter", "right"), key.WithHelp("enter", "next")),
+	Back:     key.NewBinding(key.WithKeys("left", "b"), key.WithHelp("←/b", "back")),
 	Quit:     key.NewBinding(key.WithKeys("ctrl+c", "q", "esc"), key.WithHelp("q", "quit")),
 	Yes:      key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes, quit")),
 	No:       key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no, stay")),
@@ -36,18 +37,12 @@ var keys = shellKeys{
 	PageDown: key.NewBinding(key.WithKeys("pgdown", "space")),
 }
 
-// Scroller is implemented by steps that scroll their own body (the diff preview, forms);
-// the shell scrolls every other step's body when it is taller than the window.
-type Scroller interface {
-	ScrollsItself() bool
-}
-
 // Shell is the wizard's root model: it runs the steps in order, shows progress, moves
 // back and forward, confirms before quitting and shows errors in one error view.
 type Shell struct {
-	session *Session
-	defs    []StepDef
-	steps   []Step // made when first visited; kept so going back keeps the answers
+	session *step.Session
+	defs    []step.Def
+	steps   []step.Step // made when first visited; kept so going back keeps the answers
 	current int
 
 	theme    Theme
@@ -64,8 +59,8 @@ type Shell struct {
 }
 
 // NewShell returns the wizard for the session with the given steps.
-func NewShell(s *Session, defs []StepDef, theme Theme) *Shell {
-	sh := &Shell{session: s, defs: defs, steps: make([]Step, len(defs)), theme: theme, help: help.New()}
+func NewShell(s *step.Session, defs []step.Def, theme Theme) *Shell {
+	sh := &Shell{session: s, defs: defs, steps: make([]step.Step, len(defs)), theme: theme, help: help.New()}
 	sh.setDark(true)
 	return sh
 }
@@ -101,7 +96,7 @@ func (m *Shell) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.BackgroundColorMsg:
 		m.setDark(msg.IsDark())
 		return m, nil
-	case ErrorMsg:
+	case step.ErrorMsg:
 		m.err = &msg.Err
 		return m, nil
 	case tea.KeyPressMsg:
@@ -110,10 +105,16 @@ func (m *Shell) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.step().Update(m.session, msg)
 }
 
-func (m *Shell) step() Step { return m.steps[m.current] }
+func (m *Shell) step() step.Step { return m.steps[m.current] }
+
+// captures reports whether the step takes every key but ctrl+c (a form being filled in).
+func (m *Shell) captures() bool {
+	c, ok := m.step().(step.Capturer)
+	return ok && c.CapturesKeys()
+}
 
 func (m *Shell) shellScrolls() bool {
-	sc, ok := m.step().(Scroller)
+	sc, ok := m.step().(step.Scroller)
 	return !ok || !sc.ScrollsItself()
 }
 
@@ -161,6 +162,8 @@ func (m *Shell) key(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		return m.step().Update(m.session, msg)
+	case m.captures():
+		return m.step().Update(m.session, msg)
 	case key.Matches(msg, keys.Quit):
 		m.confirmQuit = true
 		return nil
@@ -199,7 +202,7 @@ func (m *Shell) render() string {
 	case m.err != nil:
 		body = m.renderer.Error(*m.err, m.width)
 	default:
-		body = s.View(Frame{R: m.renderer, Width: m.width, Height: m.bodyHeight()})
+		body = s.View(step.Frame{R: m.renderer, Width: m.width, Height: m.bodyHeight()})
 	}
 	lines := strings.Split(strings.TrimRight(body, "\n"), "\n")
 	m.bodyLines = len(lines)
@@ -242,6 +245,9 @@ func (m *Shell) bindings() []key.Binding {
 		return append([]key.Binding{keys.Dismiss}, append(m.step().Keys(), keys.Quit)...)
 	}
 	bs := append([]key.Binding{}, m.step().Keys()...)
+	if m.captures() {
+		return append(bs, key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")))
+	}
 	if m.shellScrolls() && m.bodyLines > m.bodyHeight() {
 		bs = append(bs, keys.Up)
 	}

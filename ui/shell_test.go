@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // testRoot lays out a node root holding the shared unhardened manifests.
@@ -54,21 +55,21 @@ func tuiTheme(dark bool) (render.Renderer, help.Styles) {
 // secondStep is a trivial second screen so the shell has somewhere to go.
 type secondStep struct{ inits int }
 
-func (s *secondStep) Title() string                    { return "Second" }
-func (s *secondStep) Intro() string                    { return "" }
-func (s *secondStep) Init(*Session) tea.Cmd            { s.inits++; return nil }
-func (s *secondStep) Update(*Session, tea.Msg) tea.Cmd { return nil }
-func (s *secondStep) View(Frame) string                { return "second body" }
-func (s *secondStep) Ready() bool                      { return true }
-func (s *secondStep) Keys() []key.Binding              { return nil }
+func (s *secondStep) Title() string                         { return "Second" }
+func (s *secondStep) Intro() string                         { return "" }
+func (s *secondStep) Init(*step.Session) tea.Cmd            { s.inits++; return nil }
+func (s *secondStep) Update(*step.Session, tea.Msg) tea.Cmd { return nil }
+func (s *secondStep) View(step.Frame) string                { return "second body" }
+func (s *secondStep) Ready() bool                           { return true }
+func (s *secondStep) Keys() []key.Binding                   { return nil }
 
 // newTestShell returns a shell over root with preflight and a second step, sized w×h,
 // with preflight's work done.
 func newTestShell(t *testing.T, root string, theme Theme, w, h int) (*Shell, *secondStep) {
 	t.Helper()
 	second := &secondStep{}
-	defs := []StepDef{DefaultSteps()[0], {Name: "second", New: func() Step { return second }}}
-	sh := NewShell(&Session{Layout: discover.Defaults(root, "", "")}, defs, theme)
+	defs := []step.Def{DefaultSteps()[0], {Name: "second", New: func() step.Step { return second }}}
+	sh := NewShell(&step.Session{Layout: discover.Defaults(root, "", "")}, defs, theme)
 	send(t, sh, sh.Init())
 	send(t, sh, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
 	return sh, second
@@ -224,8 +225,8 @@ func TestShellProgram(t *testing.T) {
 
 func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
 	var out bytes.Buffer
-	err := RunPlain(context.Background(), &Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")},
-		DefaultSteps(), plain.New(), &out)
+	err := Plain{R: plain.New(), Out: &out}.Run(context.Background(),
+		&step.Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")}, DefaultSteps())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +242,8 @@ func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
 
 func TestRunPlainReportsBadManifest(t *testing.T) {
 	var out bytes.Buffer
-	err := RunPlain(context.Background(), &Session{Layout: discover.Defaults(t.TempDir(), "", "")},
-		DefaultSteps(), plain.New(), &out)
+	err := Plain{R: plain.New(), Out: &out}.Run(context.Background(),
+		&step.Session{Layout: discover.Defaults(t.TempDir(), "", "")}, DefaultSteps())
 	var shown *ShownError
 	if !errors.As(err, &shown) {
 		t.Fatalf("err = %v, want a ShownError", err)

@@ -1,7 +1,8 @@
-package ui
+// Package preflight is the wizard's first step: it reads the manifests and shows what is
+// hardened already, check by check.
+package preflight
 
 import (
-	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -10,18 +11,19 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
-// Preflight reads the manifests and shows what is hardened already, check by check.
-type Preflight struct {
+// Step reads the manifests and shows what is hardened already, check by check.
+type Step struct {
 	loaded bool
 	state  *discover.State
 	checks []audit.Check
 	err    error
 }
 
-// NewPreflight returns the preflight step.
-func NewPreflight() *Preflight { return &Preflight{} }
+// New returns the preflight step.
+func New() *Step { return &Step{} }
 
 type preflightDone struct {
 	state  *discover.State
@@ -31,16 +33,16 @@ type preflightDone struct {
 
 var retryKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "read again"))
 
-// Title implements Step.
-func (p *Preflight) Title() string { return "Preflight" }
+// Title implements step.Step.
+func (p *Step) Title() string { return "Preflight" }
 
-// Intro implements Step.
-func (p *Preflight) Intro() string {
+// Intro implements step.Step.
+func (p *Step) Intro() string {
 	return "Reads etcd.yaml and kube-apiserver.yaml and runs the CIS checks that files can answer."
 }
 
-// Init implements Step: it reads the node's manifests off the UI goroutine.
-func (p *Preflight) Init(s *Session) tea.Cmd {
+// Init implements step.Step: it reads the node's manifests off the UI goroutine.
+func (p *Step) Init(s *step.Session) tea.Cmd {
 	layout := s.Layout
 	return func() tea.Msg {
 		st, err := discover.Load(layout)
@@ -51,13 +53,13 @@ func (p *Preflight) Init(s *Session) tea.Cmd {
 	}
 }
 
-// Update implements Step.
-func (p *Preflight) Update(s *Session, msg tea.Msg) tea.Cmd {
+// Update implements step.Step.
+func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case preflightDone:
 		p.loaded, p.state, p.checks, p.err = true, msg.state, msg.checks, msg.err
 		if msg.err != nil {
-			return func() tea.Msg { return ErrorMsg{Err: preflightError(msg.err)} }
+			return step.Fail(msg.err, fixText)
 		}
 		s.State, s.Checks = msg.state, msg.checks
 	case tea.KeyPressMsg:
@@ -69,13 +71,13 @@ func (p *Preflight) Update(s *Session, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// View implements Step.
-func (p *Preflight) View(f Frame) string {
+// View implements step.Step.
+func (p *Step) View(f step.Frame) string {
 	if !p.loaded {
 		return "Reading the manifests…"
 	}
 	if p.err != nil {
-		return f.R.Error(preflightError(p.err), f.Width)
+		return f.R.Error(step.ErrorView(p.err, fixText), f.Width)
 	}
 	var b strings.Builder
 	b.WriteString(f.R.Facts(stateFacts(p.state), f.Width))
@@ -84,11 +86,11 @@ func (p *Preflight) View(f Frame) string {
 	return b.String()
 }
 
-// Ready implements Step: preflight may be left once the manifests were read.
-func (p *Preflight) Ready() bool { return p.loaded && p.err == nil }
+// Ready implements step.Step: preflight may be left once the manifests were read.
+func (p *Step) Ready() bool { return p.loaded && p.err == nil }
 
-// Keys implements Step.
-func (p *Preflight) Keys() []key.Binding { return []key.Binding{retryKey} }
+// Keys implements step.Step.
+func (p *Step) Keys() []key.Binding { return []key.Binding{retryKey} }
 
 func stateFacts(s *discover.State) []render.Fact {
 	facts := []render.Fact{
@@ -115,17 +117,5 @@ func RenderChecks(cs []audit.Check) []render.Check {
 	return out
 }
 
-// preflightError says what to do when the manifests cannot be read.
-func preflightError(err error) render.Error {
-	return errorView(err, "fix the file, or point --root / --manifests-dir at the right folder, then press "+retryKey.Help().Key)
-}
-
-// errorView turns an error into the one error view: what happened, to what, what to do.
-func errorView(err error, fix string) render.Error {
-	e := render.Error{What: err.Error(), Fix: fix}
-	var pe interface{ Path() string }
-	if errors.As(err, &pe) {
-		e.Path = pe.Path()
-	}
-	return e
-}
+// fixText says what to do when the manifests cannot be read.
+var fixText = "fix the file, or point --root / --manifests-dir at the right folder, then press " + retryKey.Help().Key

@@ -1,0 +1,134 @@
+// Package step is the contract between the wizard's shell and its steps. A step is a
+// small bubbletea model that draws by handing view data to a render.Renderer, so the
+// same step runs in the terminal UI, in the plain driver and in tests.
+package step
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+)
+
+// Session is what the steps share: where the node's files are, what preflight found,
+// the answers given so far and the Plan the steps add their changes to.
+type Session struct {
+	Layout discover.Layout
+	State  *discover.State
+	Checks []audit.Check
+	Plan   *plan.Plan
+	// Answers prefill prompts by key (from --answers FILE or flags); a prompt whose
+	// keys are all answered is not asked.
+	Answers map[string]string
+	// Etcd is how to reach etcd as a client, from the flags or the manifests.
+	Etcd EtcdClient
+	// Values lets steps hand results to later steps (e.g. the apply's backup folder).
+	Values map[string]any
+}
+
+// EtcdClient is how to reach etcd: etcdctl's --endpoints --cacert --cert --key.
+type EtcdClient struct {
+	Endpoints         []string
+	CACert, Cert, Key string
+}
+
+// Answer returns the prefilled answer for key.
+func (s *Session) Answer(key string) (string, bool) {
+	v, ok := s.Answers[key]
+	return v, ok
+}
+
+// Frame is what a step needs to draw itself.
+type Frame struct {
+	R      render.Renderer
+	Width  int
+	Height int
+	// Dark tells steps with their own styles (huh forms) which theme to use.
+	Dark bool
+}
+
+// Step is one screen of the wizard. Steps are pointer models: Update changes the step in
+// place and returns a command for slow work, which runs off the UI goroutine.
+type Step interface {
+	// Title names the step in the header ("Preflight").
+	Title() string
+	// Intro says in one sentence what the step does.
+	Intro() string
+	// Init starts the step's work for the session.
+	Init(s *Session) tea.Cmd
+	// Update handles a message meant for the step.
+	Update(s *Session, msg tea.Msg) tea.Cmd
+	// View draws the step's body (the shell draws the header and the help bar).
+	View(f Frame) string
+	// Ready reports whether the user may move on to the next step.
+	Ready() bool
+	// Keys are the step's own key bindings, for the help bar.
+	Keys() []key.Binding
+}
+
+// Scroller is implemented by steps that scroll their own body (the diff preview, forms);
+// the shell scrolls every other step's body when it is taller than the window.
+type Scroller interface {
+	ScrollsItself() bool
+}
+
+// Capturer is a step that, while CapturesKeys is true (a form being filled in), gets
+// every key but ctrl+c: the shell's own keys (enter, b, q) would otherwise steal them.
+type Capturer interface {
+	CapturesKeys() bool
+}
+
+// Prompter is a step that asks questions with a huh form. In the terminal UI the step
+// runs the form as part of its own model; the plain driver instead runs Form accessibly
+// (line prompts, readable by a screen reader) and then sends FormDone to the step.
+type Prompter interface {
+	// Form returns the questions still to ask, or nil when the answers are all known.
+	Form(s *Session) *huh.Form
+}
+
+// FormDone tells a Prompter that the plain driver has run its form to the end.
+type FormDone struct{}
+
+// Runner is a step that needs the plain driver's input and output for work that is not
+// a form (e.g. a confirmation before writing files).
+type Runner interface {
+	RunPlain(ctx context.Context, s *Session, in io.Reader, out io.Writer) error
+}
+
+// ErrorMsg carries an error to the shell's one error view.
+type ErrorMsg struct{ Err render.Error }
+
+// Fail returns a command that shows err in the shell's error view, with fix saying what
+// to do about it.
+func Fail(err error, fix string) tea.Cmd {
+	return func() tea.Msg { return ErrorMsg{Err: ErrorView(err, fix)} }
+}
+
+// ErrorView turns an error into the one error view: what happened, to what, what to do.
+func ErrorView(err error, fix string) render.Error {
+	e := render.Error{What: err.Error(), Fix: fix}
+	var parse *discover.ParseError
+	var path *fs.PathError
+	switch {
+	case errors.As(err, &parse):
+		e.Path = parse.Path
+	case errors.As(err, &path):
+		e.Path = path.Path
+	}
+	return e
+}
+
+// Def is one entry of the wizard's list of steps: the order of the wizard is data.
+type Def struct {
+	Name string
+	New  func() Step
+}
