@@ -25,6 +25,15 @@ type Options struct {
 	Out           io.Writer
 }
 
+// NewSession starts the shared state of a wizard run over the given steps.
+func NewSession(l discover.Layout, defs []step.Def) *step.Session {
+	s := &step.Session{Layout: l, Plan: plan.New(l.Root), Answers: map[string]string{}, Values: map[string]any{}}
+	for _, d := range defs {
+		s.Order = append(s.Order, d.Name)
+	}
+	return s
+}
+
 // Run runs the wizard until the last step is done. It returns ErrAborted when the user
 // quits early.
 func Run(ctx context.Context, o Options) error {
@@ -32,7 +41,7 @@ func Run(ctx context.Context, o Options) error {
 	if steps == nil {
 		steps = DefaultSteps()
 	}
-	s := &step.Session{Layout: o.Layout, Plan: plan.New(o.Layout.Root)}
+	s := NewSession(o.Layout, steps)
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}

@@ -33,6 +33,39 @@ type Session struct {
 	Etcd EtcdClient
 	// Values lets steps hand results to later steps (e.g. the apply's backup folder).
 	Values map[string]any
+
+	// Order is the wizard's step names in order; planners run in this order.
+	Order    []string
+	planners map[string]Planner
+}
+
+// Planner adds one step's changes to a plan. It must give the same changes for the same
+// answers (a generated key is made once, outside the planner), so the plan can be rebuilt.
+type Planner func(p *plan.Plan) error
+
+// SetPlanner records step name's planner (nil removes it) and rebuilds the Plan from
+// scratch, running every step's planner in wizard order. Going back and changing an
+// answer therefore leaves no trace of the old answer in the plan; a later step that
+// edits the same file starts from the earlier step's result.
+func (s *Session) SetPlanner(name string, fn Planner) error {
+	if s.planners == nil {
+		s.planners = map[string]Planner{}
+	}
+	if fn == nil {
+		delete(s.planners, name)
+	} else {
+		s.planners[name] = fn
+	}
+	p := plan.New(s.Layout.Root)
+	for _, n := range s.Order {
+		if f := s.planners[n]; f != nil {
+			if err := f(p); err != nil {
+				return err
+			}
+		}
+	}
+	s.Plan = p
+	return nil
 }
 
 // EtcdClient is how to reach etcd: etcdctl's --endpoints --cacert --cert --key.
