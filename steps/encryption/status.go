@@ -1,0 +1,287 @@
+package encryption
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Paging of the status scan. The first page asks for PageSize keys; later pages grow up to
+// MaxPageSize while a page's values stay under pageBytes, and shrink when they pass it.
+// Growing matters: etcd counts every key left in the range on each page (the unary Range
+// always computes the total), so the server's work is about keys²/page.
+const (
+	PageSize      = 1000
+	MaxPageSize   = 10000
+	pageBytes     = 8 << 20
+	maxListedKeys = 10
+)
+
+// StatusReport counts how the values of the scanned resources are stored in etcd.
+type StatusReport struct {
+	// Revision is the etcd revision every page was read at (one consistent snapshot).
+	Revision  int64            `json:"revision"`
+	Total     int              `json:"total"`
+	Encrypted int              `json:"encrypted"`
+	Plaintext int              `json:"plaintext"`
+	Unknown   int              `json:"unknown"`
+	Resources []ResourceStatus `json:"resources"`
+	// Keys counts values per key over all resources, by id.
+	Keys []KeyCount `json:"keys"`
+	// PlaintextKeys are the first etcd keys found in plaintext (at most 10).
+	PlaintextKeys []string `json:"plaintextKeys,omitempty"`
+	// ConfigChecked is true when a config was given to check key names against.
+	ConfigChecked bool `json:"configChecked"`
+	// MissingKeys are key ids in use that the config cannot read with (values that
+	// kube-apiserver would fail to decrypt).
+	MissingKeys []string `json:"missingKeys,omitempty"`
+	// AllKeysInConfig is true when a config was given and it has every key in use.
+	AllKeysInConfig bool `json:"allKeysInConfig"`
+	// Skipped are resources that have no etcd prefix to scan (wildcards, subresources).
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// ResourceStatus counts one resource's values.
+type ResourceStatus struct {
+	Resource      string     `json:"resource"`
+	Prefix        string     `json:"prefix"`
+	Total         int        `json:"total"`
+	Encrypted     int        `json:"encrypted"`
+	Plaintext     int        `json:"plaintext"`
+	Unknown       int        `json:"unknown"`
+	Keys          []KeyCount `json:"keys"`
+	PlaintextKeys []string   `json:"plaintextKeys,omitempty"`
+}
+
+// KeyCount is how many values are stored with one key.
+type KeyCount struct {
+	// ID is "<provider>:<key>" ("secretbox:key-20250101") or "kms:<version>:<name>".
+	ID         string   `json:"id"`
+	Provider   Provider `json:"provider"`
+	KMSVersion string   `json:"kmsVersion,omitempty"`
+	Name       string   `json:"name"`
+	Count      int      `json:"count"`
+	// InConfig is true when the config given to Status has this key for the resource.
+	InConfig bool `json:"inConfig"`
+}
+
+// ResourcePrefix returns the etcd prefix kube-apiserver stores resource under:
+// "/registry/<resource>/" for core and built-in resources (with kube-apiserver's own
+// exceptions such as services and nodes), "/registry/<group>/<resource>/" for custom
+// resources ("pandas.awesome.bears.example"). A resource starting with "/" is taken as a
+// prefix. ok is false for wildcards and subresources, which have no prefix of their own.
+func ResourcePrefix(resource string) (prefix string, ok bool) {
+	if strings.HasPrefix(resource, "/") {
+		return resource, true
+	}
+	if strings.Contains(resource, "/") || strings.Contains(resource, "*") || resource == "" {
+		return "", false
+	}
+	gr := schema.ParseGroupResource(resource)
+	switch gr {
+	case schema.GroupResource{Resource: "services"}:
+		return "/registry/services/specs/", true
+	case schema.GroupResource{Resource: "endpoints"}:
+		return "/registry/services/endpoints/", true
+	case schema.GroupResource{Resource: "nodes"}:
+		return "/registry/minions/", true
+	}
+	if gr.Group == "" || !strings.Contains(gr.Group, ".") || strings.HasSuffix(gr.Group, ".k8s.io") {
+		return "/registry/" + gr.Resource + "/", true
+	}
+	return "/registry/" + gr.Group + "/" + gr.Resource + "/", true
+}
+
+// Status scans the values of resources in etcd, read-only, page by page at one revision,
+// and counts them by how they are stored: per key (k8s:enc:<provider>:v1:<key>:,
+// k8s:enc:kms:v2:<name>:), plaintext (protobuf k8s\x00, JSON, CBOR) or unknown. cfg, when
+// not nil, is checked for every key in use. progress, when not nil, gets the number of
+// values scanned so far after each page.
+func Status(ctx context.Context, cli *clientv3.Client, resources []string, cfg *Config, progress func(n int)) (*StatusReport, error) {
+	if len(resources) == 0 {
+		resources = DefaultResources
+	}
+	rep := &StatusReport{ConfigChecked: cfg != nil}
+	sc := &scanner{cli: cli, progress: progress}
+	for _, r := range resources {
+		prefix, ok := ResourcePrefix(r)
+		if !ok {
+			rep.Skipped = append(rep.Skipped, r)
+			continue
+		}
+		rs, err := sc.scan(ctx, r, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if cfg != nil {
+			ids := cfg.KeyIDs(r)
+			if strings.HasPrefix(r, "/") {
+				ids = cfg.KeyIDs("")
+			}
+			for i := range rs.Keys {
+				rs.Keys[i].InConfig = ids[rs.Keys[i].ID]
+			}
+		}
+		rep.add(rs)
+	}
+	rep.Revision = sc.rev
+	rep.AllKeysInConfig = cfg != nil && len(rep.MissingKeys) == 0
+	return rep, nil
+}
+
+func (rep *StatusReport) add(rs ResourceStatus) {
+	rep.Resources = append(rep.Resources, rs)
+	rep.Total += rs.Total
+	rep.Encrypted += rs.Encrypted
+	rep.Plaintext += rs.Plaintext
+	rep.Unknown += rs.Unknown
+	for _, k := range rs.PlaintextKeys {
+		if len(rep.PlaintextKeys) < maxListedKeys {
+			rep.PlaintextKeys = append(rep.PlaintextKeys, k)
+		}
+	}
+	for _, kc := range rs.Keys {
+		if rep.ConfigChecked && !kc.InConfig && !slices.Contains(rep.MissingKeys, kc.ID) {
+			rep.MissingKeys = append(rep.MissingKeys, kc.ID)
+		}
+		i := slices.IndexFunc(rep.Keys, func(k KeyCount) bool { return k.ID == kc.ID })
+		if i < 0 {
+			rep.Keys = append(rep.Keys, kc)
+			continue
+		}
+		rep.Keys[i].Count += kc.Count
+		rep.Keys[i].InConfig = rep.Keys[i].InConfig && kc.InConfig
+	}
+	slices.SortFunc(rep.Keys, func(a, b KeyCount) int { return strings.Compare(a.ID, b.ID) })
+}
+
+type scanner struct {
+	cli      *clientv3.Client
+	progress func(int)
+	rev      int64 // 0 until the first page fixes it
+	n        int
+}
+
+func (sc *scanner) scan(ctx context.Context, resource, prefix string) (ResourceStatus, error) {
+	rs := ResourceStatus{Resource: resource, Prefix: prefix}
+	counts := map[string]*KeyCount{} // by the raw "<provider>:<version>:<name>" prefix
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	key, limit := prefix, int64(PageSize)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(limit)}
+		if sc.rev > 0 {
+			opts = append(opts, clientv3.WithRev(sc.rev))
+		}
+		resp, err := sc.cli.Get(ctx, key, opts...)
+		if err != nil {
+			return rs, scanError(prefix, sc.rev, err)
+		}
+		if sc.rev == 0 {
+			sc.rev = resp.Header.Revision
+		}
+		size := 0
+		for _, kv := range resp.Kvs {
+			size += len(kv.Value)
+			rs.count(counts, kv.Key, kv.Value)
+		}
+		sc.n += len(resp.Kvs)
+		if sc.progress != nil {
+			sc.progress(sc.n)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		limit = nextLimit(limit, size)
+	}
+	for _, kc := range counts {
+		rs.Keys = append(rs.Keys, *kc)
+	}
+	slices.SortFunc(rs.Keys, func(a, b KeyCount) int { return strings.Compare(a.ID, b.ID) })
+	return rs, nil
+}
+
+// nextLimit halves the page for large values and doubles it for small ones, between 1 and
+// MaxPageSize keys.
+func nextLimit(limit int64, size int) int64 {
+	switch {
+	case size > pageBytes && limit > 1:
+		return limit / 2
+	case size < pageBytes/2 && limit < MaxPageSize:
+		return min(limit*2, MaxPageSize)
+	}
+	return limit
+}
+
+func scanError(prefix string, rev int64, err error) error {
+	if errors.Is(err, rpctypes.ErrCompacted) {
+		return fmt.Errorf("scan %s: etcd compacted revision %d during the scan; run the status again: %w", prefix, rev, err)
+	}
+	return fmt.Errorf("scan %s in etcd: %w", prefix, err)
+}
+
+var (
+	encPrefix      = []byte("k8s:enc:")
+	protobufPrefix = []byte("k8s\x00")
+	cborPrefix     = []byte{0xd9, 0xd9, 0xf7}
+)
+
+func (rs *ResourceStatus) count(counts map[string]*KeyCount, key, value []byte) {
+	rs.Total++
+	switch {
+	case bytes.HasPrefix(value, encPrefix):
+		id := keyPrefix(value[len(encPrefix):])
+		if id == nil {
+			rs.Unknown++
+			return
+		}
+		rs.Encrypted++
+		if kc := counts[string(id)]; kc != nil {
+			kc.Count++
+			return
+		}
+		kc := newKeyCount(string(id))
+		kc.Count = 1
+		counts[string(id)] = kc
+	case bytes.HasPrefix(value, protobufPrefix), bytes.HasPrefix(value, []byte("{")), bytes.HasPrefix(value, cborPrefix):
+		rs.Plaintext++
+		if len(rs.PlaintextKeys) < maxListedKeys {
+			rs.PlaintextKeys = append(rs.PlaintextKeys, string(key))
+		}
+	default:
+		rs.Unknown++
+	}
+}
+
+// keyPrefix returns "<provider>:<version>:<name>" from the bytes after "k8s:enc:", or nil
+// when they do not have that form.
+func keyPrefix(b []byte) []byte {
+	end := 0
+	for part := 0; part < 3; part++ {
+		i := bytes.IndexByte(b[end:min(len(b), end+256)], ':')
+		if i <= 0 {
+			return nil
+		}
+		end += i + 1
+	}
+	return b[:end-1]
+}
+
+func newKeyCount(raw string) *KeyCount {
+	parts := strings.SplitN(raw, ":", 3)
+	kc := &KeyCount{Provider: Provider(parts[0]), Name: parts[2]}
+	if kc.Provider == KMS {
+		kc.KMSVersion = parts[1]
+		kc.ID = "kms:" + parts[1] + ":" + parts[2]
+	} else {
+		kc.ID = parts[0] + ":" + parts[2]
+	}
+	return kc
+}
