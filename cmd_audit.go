@@ -9,7 +9,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/ui"
+	"github.com/etcd-harden/etcd-harden/ui/preflight"
 )
 
 func newAuditCmd(g *globalOptions) *cobra.Command {
@@ -24,8 +24,8 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
   etcd-harden audit -o json | jq '.[] | select(.status == "fail")'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "" && output != "json" && output != "text" {
-				return &usageError{fmt.Errorf("--output %q: use json or text", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			if err := g.resolve(); err != nil {
 				return err
@@ -39,7 +39,7 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
 			if output == "json" {
 				err = printJSON(out, checks)
 			} else {
-				_, err = fmt.Fprintln(out, g.renderer(out).Checks(ui.RenderChecks(checks), 0))
+				_, err = fmt.Fprintln(out, g.renderer(out).Checks(preflight.RenderChecks(checks), 0))
 			}
 			if err != nil {
 				return err

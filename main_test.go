@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/etcd-harden/etcd-harden/ui"
 )
 
 func TestMain(m *testing.M) {
@@ -27,10 +33,62 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		RequireExplicitExec: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// jsonvalid stdout|FILE: the text parses as JSON.
+			"jsonvalid": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: jsonvalid stdout|FILE")
+				}
+				text := ts.ReadFile(args[0])
+				if valid := json.Valid([]byte(text)); valid == neg {
+					ts.Fatalf("json.Valid = %v for:\n%s", valid, text)
+				}
+			},
+		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("MANIFESTS", manifests)
 			e.Setenv("NO_COLOR", "1")
 			return nil
 		},
 	})
+}
+
+func TestExitCodes(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "manifests", "unhardened", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--help"}, exitOK},
+		{[]string{"--version"}, exitOK},
+		{[]string{"audit", "--root", root}, exitFailed},
+		{[]string{"audit", "--root", filepath.Join(root, "nope")}, exitUsage},
+		{[]string{"audit", "--no-such-flag"}, exitUsage},
+		{[]string{"no-such-command"}, exitUsage},
+		{[]string{"audit", "-o", "yaml", "--root", root}, exitUsage},
+	} {
+		var out, errOut bytes.Buffer
+		if got := run(context.Background(), tc.args, strings.NewReader(""), &out, &errOut); got != tc.want {
+			t.Errorf("etcd-harden %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), got, tc.want, out.String(), errOut.String())
+		}
+	}
+}
+
+func TestExitCodeAborted(t *testing.T) {
+	if got := exitCode(fmt.Errorf("wizard: %w", ui.ErrAborted)); got != exitAborted {
+		t.Fatalf("exitCode(aborted) = %d, want %d", got, exitAborted)
+	}
 }

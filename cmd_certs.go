@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+)
+
+func newCertsCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "certs",
+		Short: "Check etcd's certificates",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	cmd.AddCommand(newCertsCheckCmd(g))
+	return cmd
+}
+
+// certsReport is what `certs check -o json` prints.
+type certsReport struct {
+	Pairs  []certs.Row   `json:"pairs"`
+	Checks []certs.Check `json:"checks"`
+}
+
+func newCertsCheckCmd(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the CA, server, peer and client certificates, check by check",
+		Long: `certs check finds etcd's CA, server, peer and client pairs (from the flags in etcd.yaml and
+kube-apiserver.yaml, then kubeadm's layout under --pki-dir) and checks each: PEM parses, the
+key matches, the chain verifies to the CA, the dates, the SANs against the advertised URLs,
+the key usages, file modes and owners, and that etcd has a CA of its own (CIS 2.7).
+Like kubeadm certs check-expiration, but for every check. Exits 1 when a check fails.`,
+		Example: `  etcd-harden certs check
+  etcd-harden certs check -o json | jq '.pairs[] | {name, days_left}'`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			if err := g.resolve(); err != nil {
+				return err
+			}
+			st, err := discover.Load(g.layout())
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			pairs := certs.Discover(st)
+			checks := certs.Validate(st, pairs, now)
+			report := certsReport{Pairs: certs.Table(pairs, checks, now), Checks: checks}
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				err = printJSON(out, report)
+			} else {
+				err = printCertsTable(out, g.renderer(out), st.Layout, report)
+			}
+			if err != nil {
+				return err
+			}
+			if certs.Failed(checks) {
+				return errChecksFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or text")
+	return cmd
+}
+
+// checkOutput accepts the -o values every command shares.
+func checkOutput(output string) error {
+	if output != "" && output != "json" && output != "text" {
+		return &usageError{fmt.Errorf("--output %q: use json or text", output)}
+	}
+	return nil
+}
+
+// nodePath shows a host path as the node sees it, without the --root prefix.
+func nodePath(l discover.Layout, hostPath string) string {
+	if l.Root == "/" {
+		return hostPath
+	}
+	return "/" + l.Rel(hostPath)
+}
+
+// printCertsTable prints one row per pair, then the checks that did not pass.
+// Paths are shown as the node sees them (relative to --root).
+func printCertsTable(w io.Writer, r render.Renderer, l discover.Layout, rep certsReport) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PAIR\tROLE\tPATH\tSUBJECT\tEXPIRES\tDAYS LEFT\tSTATUS")
+	for _, row := range rep.Pairs {
+		expires, days := "-", "-"
+		if !row.Expires.IsZero() {
+			expires, days = row.Expires.Format("2006-01-02"), fmt.Sprint(row.DaysLeft)
+		}
+		subject := row.Subject
+		if subject == "" {
+			subject = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, row.Role, nodePath(l, row.Path), subject, expires, days, row.Status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var problems []render.Check
+	for _, c := range rep.Checks {
+		if c.Status != certs.Pass {
+			// The message ends with the fix; the renderer shows the fix on its own line.
+			detail := strings.TrimSuffix(strings.TrimSuffix(c.Message, c.Fix), "; ")
+			problems = append(problems, render.Check{ID: c.Pair, Title: c.Name, Status: render.Status(c.Status),
+				Detail: strings.ReplaceAll(detail, l.Root+"/", "/"), Fix: c.Fix})
+		}
+	}
+	if len(problems) == 0 {
+		_, err := fmt.Fprintln(w, "\nEvery check passed.")
+		return err
+	}
+	_, err := fmt.Fprintln(w, "\n"+r.Checks(problems, 0))
+	return err
+}
