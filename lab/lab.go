@@ -1,0 +1,438 @@
+// Package lab is etcd-harden's sandbox: a kubeadm-like tree in a folder, with etcd.yaml
+// and kube-apiserver.yaml as kubeadm writes them but not hardened, and a real etcd run
+// from etcd.yaml's flags (the binary runs etcd itself through etcdmain, host paths mapped
+// under the root). Like a kubelet, the lab restarts etcd when etcd.yaml changes and
+// reports when the new flags do not work. It seeds Secrets and ConfigMaps the way
+// kube-apiserver stores them, and stands in for kube-apiserver when Secrets must be
+// rewritten under a new encryption config (RewriteSecrets).
+//
+// etcd counts as started when GET <client URL>/health answers {"health":"true"} within
+// Options.ReadyTimeout. Over https the lab tries kube-apiserver.yaml's --etcd-* client
+// pair, then etcd's own server pair (kubeadm issues it for clientAuth too), then a
+// client with no certificate: a TLS alert such as "certificate required" from etcd also
+// counts, since it shows etcd is up and enforcing mutual TLS. etcd that exits or does not
+// answer in time is reported as an EtcdFailed Event and started again only when
+// etcd.yaml changes, the way a broken static pod waits for a fixed manifest.
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// Options choose how a lab starts. The zero value is a lab in a new temp folder with
+// DefaultSecrets Secrets and DefaultConfigMaps ConfigMaps.
+type Options struct {
+	// Dir is the root; it must be empty or not exist. A new temp folder when empty.
+	Dir string
+	// Keep leaves the root in place on Close.
+	Keep bool
+	// Secrets and ConfigMaps are how many objects to seed: 0 means the default,
+	// a negative number none.
+	Secrets, ConfigMaps int
+	// Log receives one-line progress messages and every Event as a line; may be nil.
+	Log func(string)
+	// EtcdCommand makes the command that runs etcd with the given flags. Default:
+	// SelfCommand (this executable's hidden EtcdSubcommand). Tests point it at the test
+	// binary.
+	EtcdCommand func(args []string) *exec.Cmd
+	// ReadyTimeout is how long etcd may take to answer after a start (default 10 s).
+	ReadyTimeout time.Duration
+	// RegistryDir holds the "current" pointer to the running lab (default RegistryDir()).
+	RegistryDir string
+}
+
+// Lab is a running sandbox. Its methods are safe for concurrent use.
+type Lab struct {
+	root     string
+	keep     bool
+	registry string
+	log      func(string)
+	r        *runner
+	events   chan Event
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	started  time.Time
+	seeded   Seeded
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// ErrNoLab means no running lab was found.
+var ErrNoLab = errors.New("no running lab found; start one with `etcd-harden lab`")
+
+// Start lays out the lab tree, starts etcd from etcd.yaml, waits until it answers,
+// seeds it, and writes the state file and the registry pointer. ctx bounds the start
+// only; the lab runs until Close. On error nothing is left running and the root is
+// removed (unless Keep).
+func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	root, err := makeRoot(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	l = &Lab{root: root, keep: opts.Keep, registry: opts.RegistryDir, log: opts.Log,
+		events: make(chan Event, 64), loopDone: make(chan struct{}), started: time.Now()}
+	if l.log == nil {
+		l.log = func(string) {}
+	}
+	self := l
+	defer func() {
+		if err != nil {
+			self.Close()
+		}
+	}()
+	if l.registry == "" {
+		l.registry = RegistryDir()
+	}
+	command := opts.EtcdCommand
+	if command == nil {
+		if command, err = SelfCommand(); err != nil {
+			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
+		}
+	}
+	ports, err := FreePorts()
+	if err != nil {
+		return nil, err
+	}
+	caPEM, err := Layout(root, ports)
+	if err != nil {
+		return nil, err
+	}
+	l.log(fmt.Sprintf("lab tree laid out in %s (etcd client port %d)", root, ports.Client))
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.r = &runner{
+		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
+		command: command, logf: l.log, emit: l.emit,
+		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
+		poll: 300 * time.Millisecond,
+	}
+	l.r.onChange = func(string, int) { _ = l.writeState() }
+	data, h, err := l.r.readManifest()
+	if err != nil {
+		close(l.loopDone)
+		return nil, err
+	}
+	l.r.hash = h
+	startCtx, stopWaiting := context.WithCancel(runCtx)
+	go func() { // Start's ctx ends the first wait; runCtx ends everything.
+		select {
+		case <-ctx.Done():
+		case <-startCtx.Done():
+		}
+		stopWaiting()
+	}()
+	err = l.r.apply(startCtx, data, false)
+	stopWaiting()
+	if err != nil {
+		close(l.loopDone)
+		return nil, fmt.Errorf("start the lab's etcd: %w", err)
+	}
+	go func() {
+		defer close(l.loopDone)
+		l.r.loop(runCtx)
+	}()
+	if l.seeded, err = l.seed(ctx, opts, caPEM); err != nil {
+		return nil, err
+	}
+	l.log(fmt.Sprintf("seeded %d Secrets and %d ConfigMaps in plaintext under /registry/", l.seeded.Secrets, l.seeded.ConfigMaps))
+	if err = l.writeState(); err != nil {
+		return nil, err
+	}
+	if err = l.writePointer(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func count(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return max(n, 0)
+}
+
+// makeRoot creates the root: dir (empty or absent) or a new temp folder.
+func makeRoot(dir string) (string, error) {
+	if dir == "" {
+		root, err := os.MkdirTemp("", "etcd-harden-lab-")
+		if err != nil {
+			return "", fmt.Errorf("make the lab's temp folder: %w", err)
+		}
+		return root, nil
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("lab folder %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(root)
+	if err == nil && len(entries) > 0 {
+		return "", fmt.Errorf("lab folder %s is not empty; choose an empty or new folder (the lab removes it on exit unless --keep)", root)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("lab folder %s: %w", root, err)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("make the lab folder: %w", err)
+	}
+	return root, nil
+}
+
+func (l *Lab) seed(ctx context.Context, opts Options, caPEM []byte) (Seeded, error) {
+	c, err := l.Client()
+	if err != nil {
+		return Seeded{}, err
+	}
+	defer c.Close()
+	return Seed(ctx, c, count(opts.Secrets, DefaultSecrets), count(opts.ConfigMaps, DefaultConfigMaps), caPEM)
+}
+
+// emit logs e and queues it on Events, dropping the oldest queued event when no one
+// reads them.
+func (l *Lab) emit(e Event) {
+	l.log(e.String())
+	for {
+		select {
+		case l.events <- e:
+			return
+		default:
+		}
+		select {
+		case <-l.events:
+		default:
+		}
+	}
+}
+
+// Root returns the lab's root folder (the --root for the other commands).
+func (l *Lab) Root() string { return l.root }
+
+// Endpoint returns the client URL of the running etcd, "" while it is not running.
+func (l *Lab) Endpoint() string {
+	e, _ := l.r.running()
+	return e
+}
+
+// PID returns the running etcd's pid, 0 while it is not running.
+func (l *Lab) PID() int {
+	_, p := l.r.running()
+	return p
+}
+
+// Seeded returns what Start seeded.
+func (l *Lab) Seeded() Seeded { return l.seeded }
+
+// Events returns the restarts and failures of etcd, in order. Unread events are
+// dropped oldest first past 64. The channel is closed by Close.
+func (l *Lab) Events() <-chan Event { return l.events }
+
+// Env returns the ETCDCTL_* variables for the lab as it is now (see EnvFor).
+func (l *Lab) Env() ([]string, error) { return envFromRoot(l.root) }
+
+// ClientConfig returns an etcd client configuration built from Env.
+func (l *Lab) ClientConfig() (clientv3.Config, error) {
+	env, err := l.Env()
+	if err != nil {
+		return clientv3.Config{}, err
+	}
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg := clientv3.Config{Endpoints: []string{vars["ETCDCTL_ENDPOINTS"]}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
+	if vars["ETCDCTL_CERT"] != "" || vars["ETCDCTL_CACERT"] != "" {
+		tc, err := transport.TLSInfo{CertFile: vars["ETCDCTL_CERT"], KeyFile: vars["ETCDCTL_KEY"], TrustedCAFile: vars["ETCDCTL_CACERT"]}.ClientConfig()
+		if err != nil {
+			return cfg, fmt.Errorf("client TLS for the lab's etcd: %w", err)
+		}
+		cfg.TLS = tc
+	}
+	return cfg, nil
+}
+
+// Client returns a new etcd client for the lab (see ClientConfig); the caller closes it.
+func (l *Lab) Client() (*clientv3.Client, error) {
+	cfg, err := l.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the lab's etcd at %s: %w", cfg.Endpoints[0], err)
+	}
+	return c, nil
+}
+
+// Close stops etcd (SIGTERM to its process group, SIGKILL after 5 s), removes the
+// registry pointer, and removes the root unless Keep. It is safe to call more than once
+// and from another goroutine (a signal handler); later calls return the first result.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() {
+		if l.cancel != nil {
+			l.cancel()
+		}
+		if l.r != nil {
+			<-l.loopDone
+			l.r.stop() // when Start failed before the loop ran
+		}
+		close(l.events)
+		l.removePointer()
+		if l.keep {
+			l.closeErr = l.writeState()
+			l.log("lab stopped; its tree is kept in " + l.root)
+			return
+		}
+		l.closeErr = l.removeRoot()
+	})
+	return l.closeErr
+}
+
+func (l *Lab) removeRoot() error {
+	if l.keep {
+		return nil
+	}
+	if err := os.RemoveAll(l.root); err != nil {
+		return fmt.Errorf("remove the lab folder %s: %w", l.root, err)
+	}
+	return nil
+}
+
+// State is the lab's state file (StateFile under the root), for other shells.
+type State struct {
+	PID      int       `json:"pid"`     // the lab process
+	EtcdPID  int       `json:"etcdPid"` // 0 when etcd is not running
+	Endpoint string    `json:"endpoint"`
+	Root     string    `json:"root"`
+	Log      string    `json:"log"`
+	Started  time.Time `json:"started"`
+}
+
+func (l *Lab) writeState() error {
+	endpoint, pid := l.r.running()
+	s := State{PID: os.Getpid(), EtcdPID: pid, Endpoint: endpoint, Root: l.root,
+		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started}
+	data, _ := json.MarshalIndent(s, "", "  ")
+	return writeFileAtomic(filepath.Join(l.root, filepath.FromSlash(StateFile)), append(data, '\n'), 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// RegistryDir is where a running lab leaves a pointer to its root ("current"):
+// $XDG_RUNTIME_DIR/etcd-harden-lab, else <temp>/etcd-harden-lab-<uid>.
+func RegistryDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "etcd-harden-lab")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("etcd-harden-lab-%d", os.Getuid()))
+}
+
+func (l *Lab) writePointer() error {
+	if err := os.MkdirAll(l.registry, 0o700); err != nil {
+		return fmt.Errorf("record the running lab in %s: %w", l.registry, err)
+	}
+	return writeFileAtomic(filepath.Join(l.registry, "current"), []byte(l.root+"\n"), 0o600)
+}
+
+// removePointer removes the registry pointer if it still points at this lab.
+func (l *Lab) removePointer() {
+	p := filepath.Join(l.registry, "current")
+	if data, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(data)) == l.root {
+		os.Remove(p)
+	}
+}
+
+// ReadState reads the state file of the lab rooted at root.
+func ReadState(root string) (State, error) {
+	var s State
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(StateFile)))
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return s, fmt.Errorf("%s: %w", StateFile, err)
+	}
+	return s, nil
+}
+
+// EnvFor returns the ETCDCTL_* variables ("NAME=value") for the running lab rooted at
+// dir, or, with dir empty, the one the registry pointer (RegistryDir) names. The values
+// come from the manifests as they are now: ETCDCTL_ENDPOINTS is etcd's loopback client
+// URL; once etcd serves https, ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY are
+// kube-apiserver's --etcd-cafile/certfile/keyfile mapped under the root. It wraps
+// ErrNoLab when no lab runs there.
+func EnvFor(dir string) ([]string, error) {
+	root := dir
+	if root == "" {
+		data, err := os.ReadFile(filepath.Join(RegistryDir(), "current"))
+		if err != nil {
+			return nil, ErrNoLab
+		}
+		root = strings.TrimSpace(string(data))
+	}
+	s, err := ReadState(root)
+	if err != nil {
+		return nil, fmt.Errorf("%w (no lab state in %s)", ErrNoLab, root)
+	}
+	if !alive(s.PID) || !alive(s.EtcdPID) {
+		return nil, fmt.Errorf("%w (the lab in %s is not running)", ErrNoLab, root)
+	}
+	return envFromRoot(root)
+}
+
+func envFromRoot(root string) ([]string, error) {
+	etcdPath := filepath.Join(root, filepath.FromSlash(EtcdManifest))
+	m, err := discover.ReadManifest(root, etcdPath, discover.EtcdBinary)
+	if err != nil {
+		return nil, fmt.Errorf("lab environment: %w", err)
+	}
+	endpoint := clientURL(m)
+	env := []string{"ETCDCTL_ENDPOINTS=" + endpoint}
+	if !strings.HasPrefix(endpoint, "https://") {
+		return env, nil
+	}
+	api, err := discover.ReadManifest(root, filepath.Join(root, filepath.FromSlash(APIServerFile)), discover.APIServerBinary)
+	if err != nil {
+		return env, nil
+	}
+	info, _ := apiServerTLS(api)
+	for _, v := range []struct{ name, path string }{
+		{"ETCDCTL_CACERT", info.TrustedCAFile}, {"ETCDCTL_CERT", info.CertFile}, {"ETCDCTL_KEY", info.KeyFile},
+	} {
+		if v.path != "" {
+			env = append(env, v.name+"="+v.path)
+		}
+	}
+	return env, nil
+}
