@@ -7,6 +7,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
@@ -23,7 +24,12 @@ type Options struct {
 	Theme         Theme
 	In            io.Reader
 	Out           io.Writer
+	// Lab is the sandbox the wizard runs against, if any (etcd-harden lab).
+	Lab *lab.Lab
 }
+
+// LabKey is the session value holding the *lab.Lab when the wizard runs in the lab.
+const LabKey = "lab"
 
 // NewSession starts the shared state of a wizard run over the given steps.
 func NewSession(l discover.Layout, defs []step.Def) *step.Session {
@@ -42,6 +48,9 @@ func Run(ctx context.Context, o Options) error {
 		steps = DefaultSteps()
 	}
 	s := NewSession(o.Layout, steps)
+	if o.Lab != nil {
+		s.Values[LabKey] = o.Lab
+	}
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}

@@ -1,0 +1,346 @@
+// Package review is the wizard's diff preview: every change of the plan as a coloured
+// unified diff, then a choice: apply it, save it as a patch, go back, or quit. Nothing is
+// written before this step.
+package review
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/render/tui"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/ui/preview"
+	"github.com/etcd-harden/etcd-harden/ui/step"
+)
+
+// Answer keys of this step.
+const (
+	// AnswerAction is what to do with the plan: apply, save or none.
+	AnswerAction = "review.action"
+	// AnswerDir is where "save" writes the patch and review (default ./etcd-harden-plan).
+	AnswerDir = "review.dir"
+)
+
+// Actions the step can take with the plan.
+const (
+	ActionApply = "apply"
+	ActionSave  = "save"
+	ActionNone  = "none"
+)
+
+// Result is what the step did, kept in the session under ResultKey for the summary.
+type Result struct {
+	Action    string
+	BackupDir string // after apply
+	SavedDir  string // after save
+	Written   []plan.FileDiff
+}
+
+// ResultKey is the session value that holds the step's *Result.
+const ResultKey = "review"
+
+// Apply writes the plan under root with backups and a health check; it returns the
+// backup folder. progress gets one line per phase.
+type Apply func(ctx context.Context, s *step.Session, progress func(string)) (backupDir string, err error)
+
+// Save writes the plan as a reviewed patch into dir.
+type Save func(s *step.Session, dir string) error
+
+// Step is the diff preview and its choices.
+type Step struct {
+	apply Apply
+	save  Save
+
+	files   []render.DiffFile
+	diffs   []plan.FileDiff
+	preview preview.Model
+	dark    bool
+	sized   bool
+
+	previewWidth, previewHeight int
+
+	form    *huh.Form
+	action  string
+	dir     string
+	running bool
+	started time.Time
+	phase   string
+	spin    spinner.Model
+	cancel  context.CancelFunc
+	result  *Result
+	err     error
+}
+
+// New returns the review step; apply and save do the writing.
+func New(apply Apply, save Save) *Step {
+	return &Step{apply: apply, save: save, spin: spinner.New(spinner.WithSpinner(spinner.Dot)), dark: true}
+}
+
+var (
+	applyKey = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "apply"))
+	saveKey  = key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save as patch"))
+)
+
+// Title implements step.Step.
+func (m *Step) Title() string { return "Review" }
+
+// Intro implements step.Step.
+func (m *Step) Intro() string {
+	return "Every change, before anything is written. Apply it here, or save it as a patch to review and commit."
+}
+
+// Init implements step.Step: it takes the plan as the earlier steps left it.
+func (m *Step) Init(s *step.Session) tea.Cmd {
+	m.diffs = s.Plan.FileDiffs()
+	m.files = DiffFiles(m.diffs)
+	m.preview = preview.New(m.files, tui.ThemeFor(m.dark))
+	m.preview.SetShowHelp(false)
+	m.result, m.err, m.running, m.form = nil, nil, false, nil
+	if v, ok := s.Answer(AnswerDir); ok {
+		m.dir = v
+	}
+	if v, ok := s.Answer(AnswerAction); ok {
+		m.action = v
+		return m.act(s)
+	}
+	return nil
+}
+
+// DiffFiles turns the plan's per-file diffs into the renderer's view data.
+func DiffFiles(ds []plan.FileDiff) []render.DiffFile {
+	out := make([]render.DiffFile, len(ds))
+	for i, d := range ds {
+		out[i] = render.DiffFile{Path: d.Path, Mode: fmt.Sprintf("%04o", d.Mode.Perm()), New: d.New, Secret: d.Secret,
+			Added: d.Added, Removed: d.Removed, Text: d.Text}
+	}
+	return out
+}
+
+type progressMsg struct {
+	line string
+	next <-chan string
+}
+
+type doneMsg struct {
+	result *Result
+	err    error
+}
+
+// act starts what the chosen action does.
+func (m *Step) act(s *step.Session) tea.Cmd {
+	switch m.action {
+	case ActionNone:
+		m.result = &Result{Action: ActionNone}
+		s.Values[ResultKey] = m.result
+		return nil
+	case ActionSave:
+		dir := m.dir
+		if dir == "" {
+			dir = "etcd-harden-plan"
+		}
+		return func() tea.Msg {
+			err := m.save(s, dir)
+			abs, _ := filepath.Abs(dir)
+			return doneMsg{result: &Result{Action: ActionSave, SavedDir: abs, Written: m.diffs}, err: err}
+		}
+	case ActionApply:
+		ctx, cancel := context.WithCancel(context.Background())
+		m.cancel, m.running, m.started, m.phase = cancel, true, time.Now(), "starting"
+		lines := make(chan string, 16)
+		done := make(chan doneMsg, 1)
+		go func() {
+			backup, err := m.apply(ctx, s, func(l string) { lines <- l })
+			close(lines)
+			done <- doneMsg{result: &Result{Action: ActionApply, BackupDir: backup, Written: m.diffs}, err: err}
+		}()
+		return tea.Batch(m.spin.Tick, waitProgress(lines, done))
+	}
+	return step.Fail(fmt.Errorf("unknown %s %q", AnswerAction, m.action), "use apply, save or none")
+}
+
+// waitProgress delivers the next progress line, then the result once the lines end.
+func waitProgress(lines <-chan string, done <-chan doneMsg) tea.Cmd {
+	return func() tea.Msg {
+		if l, ok := <-lines; ok {
+			return progressMsg{line: l, next: lines}
+		}
+		return <-done
+	}
+}
+
+// Update implements step.Step.
+func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.BackgroundColorMsg:
+		m.dark = msg.IsDark()
+		m.preview = preview.New(m.files, tui.ThemeFor(m.dark))
+		m.preview.SetShowHelp(false)
+		m.sized = false
+		return nil
+	case progressMsg:
+		m.phase = msg.line
+		return waitProgress(msg.next, nil)
+	case doneMsg:
+		m.running = false
+		if msg.err != nil {
+			m.err = msg.err
+			return step.Fail(msg.err, "the files were put back from the backup; fix the cause and apply again, or save the plan")
+		}
+		m.result = msg.result
+		s.Values[ResultKey] = m.result
+		return nil
+	case spinner.TickMsg:
+		if !m.running {
+			return nil
+		}
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return cmd
+	case step.FormDone:
+		return m.act(s)
+	}
+	if m.form != nil {
+		f, cmd := m.form.Update(msg)
+		m.form = f.(*huh.Form)
+		switch m.form.State {
+		case huh.StateCompleted:
+			m.form = nil
+			return tea.Batch(cmd, m.act(s))
+		case huh.StateAborted:
+			m.form = nil
+		}
+		return cmd
+	}
+	if m.running || m.result != nil {
+		return nil
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		switch {
+		case key.Matches(k, applyKey) && len(m.diffs) > 0:
+			m.action = ActionApply
+			m.form = m.confirmForm(s)
+			return m.form.Init()
+		case key.Matches(k, saveKey) && len(m.diffs) > 0:
+			m.action = ActionSave
+			m.form = m.dirForm()
+			return m.form.Init()
+		}
+	}
+	var cmd tea.Cmd
+	m.preview, cmd = m.preview.Update(msg)
+	return cmd
+}
+
+func (m *Step) confirmForm(s *step.Session) *huh.Form {
+	var yes bool
+	return huh.NewForm(huh.NewGroup(huh.NewConfirm().
+		Title(fmt.Sprintf("Apply %d file changes under %s?", len(m.diffs), s.Layout.Root)).
+		Description("Backups are kept outside the manifests folder. etcd restarts with the new flags;\nif it does not answer over TLS in time, every file is put back.").
+		Affirmative("Apply").Negative("Not now").Value(&yes).
+		Validate(func(v bool) error {
+			if !v {
+				m.action = ""
+			}
+			return nil
+		}))).WithShowHelp(false).WithTheme(huh.ThemeFunc(huh.ThemeCharm))
+}
+
+func (m *Step) dirForm() *huh.Form {
+	if m.dir == "" {
+		m.dir = "etcd-harden-plan"
+	}
+	return huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).
+		Title("Save the plan into which folder?").
+		Description("changes.patch, REVIEW.md, kubeadm-patch.yaml; keys under secrets/ (git-ignored)").
+		Value(&m.dir))).WithShowHelp(false).WithTheme(huh.ThemeFunc(huh.ThemeCharm))
+}
+
+// Form implements step.Prompter: the plain driver asks what to do with the plan.
+func (m *Step) Form(s *step.Session) *huh.Form {
+	if m.action != "" || len(m.diffs) == 0 {
+		return nil
+	}
+	m.action = ActionApply
+	return huh.NewForm(
+		huh.NewGroup(huh.NewSelect[string]().Key(AnswerAction).Title("What now?").
+			Options(huh.NewOption("Apply it now (backups, health check, rollback)", ActionApply),
+				huh.NewOption("Save it as a patch to review", ActionSave),
+				huh.NewOption("Neither: leave the node as it is", ActionNone)).
+			Value(&m.action)),
+		huh.NewGroup(huh.NewInput().Key(AnswerDir).Title("Save into which folder?").Value(&m.dir)).
+			WithHideFunc(func() bool { return m.action != ActionSave }),
+	)
+}
+
+// RunPlain implements step.Runner: the plain driver prints the diff before the choice.
+func (m *Step) RunPlain(context.Context, *step.Session, io.Reader, io.Writer) error { return nil }
+
+// View implements step.Step.
+func (m *Step) View(f step.Frame) string {
+	var b strings.Builder
+	switch {
+	case len(m.diffs) == 0:
+		return "Nothing to change: the earlier steps found this node hardened already."
+	case m.result != nil:
+		return m.resultView(f)
+	case m.running:
+		fmt.Fprintf(&b, "%s Applying… %s (%s)\n", m.spin.View(), m.phase, time.Since(m.started).Round(time.Second))
+		return b.String()
+	case m.form != nil:
+		return m.form.View()
+	}
+	if f.Height == 0 {
+		// Plain output: the whole diff once.
+		return preview.PlainView(m.files, f.R)
+	}
+	if !m.sized || f.Width != m.previewWidth || f.Height != m.previewHeight {
+		m.preview.SetSize(f.Width, f.Height)
+		m.previewWidth, m.previewHeight, m.sized = f.Width, f.Height, true
+	}
+	return m.preview.View()
+}
+
+func (m *Step) resultView(f step.Frame) string {
+	switch m.result.Action {
+	case ActionApply:
+		return f.R.Facts([]render.Fact{
+			{Key: "applied", Value: fmt.Sprintf("%d files", len(m.result.Written))},
+			{Key: "backup", Value: m.result.BackupDir},
+			{Key: "undo", Value: "etcd-harden rollback " + m.result.BackupDir},
+		}, f.Width)
+	case ActionSave:
+		return f.R.Facts([]render.Fact{
+			{Key: "saved", Value: m.result.SavedDir},
+			{Key: "apply later", Value: "etcd-harden apply --plan " + m.result.SavedDir},
+		}, f.Width)
+	}
+	return "Nothing was written."
+}
+
+// Ready implements step.Step: the user may go on once the plan was applied, saved or
+// deliberately left alone, or when there is nothing to change.
+func (m *Step) Ready() bool { return len(m.diffs) == 0 || (m.result != nil && !m.running) }
+
+// Keys implements step.Step.
+func (m *Step) Keys() []key.Binding {
+	if m.result != nil || m.running || len(m.diffs) == 0 {
+		return nil
+	}
+	return append(m.preview.Keys(), applyKey, saveKey)
+}
+
+// ScrollsItself implements step.Scroller: the preview scrolls the diff.
+func (m *Step) ScrollsItself() bool { return m.form == nil && m.result == nil }
+
+// CapturesKeys implements step.Capturer while a question is open.
+func (m *Step) CapturesKeys() bool { return m.form != nil }
