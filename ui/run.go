@@ -12,6 +12,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/summary"
 )
 
 // Options say where the wizard runs and how it draws.
@@ -27,9 +28,6 @@ type Options struct {
 	// Lab is the sandbox the wizard runs against, if any (etcd-harden lab).
 	Lab *lab.Lab
 }
-
-// LabKey is the session value holding the *lab.Lab when the wizard runs in the lab.
-const LabKey = "lab"
 
 // NewSession starts the shared state of a wizard run over the given steps.
 func NewSession(l discover.Layout, defs []step.Def) *step.Session {
@@ -49,7 +47,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	s := NewSession(o.Layout, steps)
 	if o.Lab != nil {
-		s.Values[LabKey] = o.Lab
+		s.Values[summary.LabKey] = o.Lab
 	}
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)

@@ -1,0 +1,230 @@
+// Package summary is the wizard's last step: what was written (with modes), what the
+// user must still do, and where the review is. In the lab it also offers the Secret
+// rewrite that kube-apiserver would do, with the encryption status before and after.
+package summary
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/etcd-harden/etcd-harden/lab"
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/ui/review"
+	"github.com/etcd-harden/etcd-harden/ui/step"
+)
+
+// EncryptionKey is the session value holding the encryption step's *encryption.Result.
+const EncryptionKey = "encryption"
+
+// LabKey is the session value holding the *lab.Lab when the wizard runs in the lab.
+const LabKey = "lab"
+
+// AnswerRewrite is the answer key that runs the lab's Secret rewrite ("true").
+const AnswerRewrite = "summary.rewrite"
+
+var rewriteKey = key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "rewrite Secrets (lab)"))
+
+// Step is the summary.
+type Step struct {
+	summary render.Summary
+	lab     *lab.Lab
+	root    string
+
+	rewriting bool
+	before    *encryption.StatusReport
+	after     *encryption.StatusReport
+	rewrite   *lab.RewriteReport
+	err       error
+}
+
+// New returns the summary step.
+func New() *Step { return &Step{} }
+
+type rewriteDone struct {
+	before, after *encryption.StatusReport
+	report        *lab.RewriteReport
+	err           error
+}
+
+// Title implements step.Step.
+func (m *Step) Title() string { return "Summary" }
+
+// Intro implements step.Step.
+func (m *Step) Intro() string { return "What was written, and what is left to you." }
+
+// Init implements step.Step.
+func (m *Step) Init(s *step.Session) tea.Cmd {
+	m.root = s.Layout.Root
+	m.summary = Build(s, time.Now())
+	m.lab, _ = s.Values[LabKey].(*lab.Lab)
+	if v, _ := s.Answer(AnswerRewrite); v == "true" && m.canRewrite(s) {
+		return m.startRewrite()
+	}
+	return nil
+}
+
+// Build gathers the summary from what the earlier steps left in the session.
+func Build(s *step.Session, now time.Time) render.Summary {
+	sum := render.Summary{Title: "Nothing was written"}
+	res, _ := s.Values[review.ResultKey].(*review.Result)
+	if res != nil {
+		switch res.Action {
+		case review.ActionApply:
+			sum.Title = "The node is hardened"
+			for _, d := range res.Written {
+				sum.Written = append(sum.Written, render.Fact{Key: "/" + d.Path, Value: fmt.Sprintf("%04o", d.Mode.Perm())})
+			}
+			sum.Notes = append(sum.Notes, "Backups of the replaced files: "+res.BackupDir+" (undo with: etcd-harden rollback "+res.BackupDir+")")
+		case review.ActionSave:
+			sum.Title = "The plan is saved for review"
+			sum.Notes = append(sum.Notes, "Review: "+filepath.Join(res.SavedDir, "REVIEW.md"),
+				"Apply it later on this node: etcd-harden apply --plan "+res.SavedDir)
+		}
+	}
+	sum.Todo = todo(s, res, now)
+	return sum
+}
+
+// todo lists what the user must still do, in order.
+func todo(s *step.Session, res *review.Result, now time.Time) []string {
+	var out []string
+	if res != nil && res.Action == review.ActionSave {
+		out = append(out, "Review changes.patch and REVIEW.md, then run etcd-harden apply --plan "+res.SavedDir+" (or apply the patch and copy secrets/ into place).")
+	}
+	out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
+	if enc, ok := s.Values[EncryptionKey].(*encryption.Result); ok && enc != nil {
+		out = append(out, enc.RemainingSteps...)
+		if enc.Action != encryption.ActionKept && enc.Provider != encryption.KMS {
+			out = append(out, "Back up the encryption config ("+enc.ConfigPath+") offsite, apart from etcd snapshots: without the key a snapshot's Secrets cannot be read.")
+		}
+	}
+	out = append(out, "Copy etcd snapshots offsite, and keep the schedule from the backup step running.")
+	if exp, name, ok := nextExpiry(s, now); ok {
+		out = append(out, fmt.Sprintf("Renew the etcd certificates before %s (%s expires first, in %d days).",
+			exp.Format("2006-01-02"), name, int(exp.Sub(now).Hours()/24)))
+	}
+	return out
+}
+
+// nextExpiry reads the certificates as they are on disk now and returns the soonest end.
+func nextExpiry(s *step.Session, now time.Time) (time.Time, string, bool) {
+	st, err := discover.Load(s.Layout)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	pairs := certs.Discover(st)
+	rows := certs.Table(pairs, nil, now)
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Expires.Before(rows[j].Expires) })
+	for _, r := range rows {
+		if !r.Expires.IsZero() {
+			return r.Expires, r.Name, true
+		}
+	}
+	return time.Time{}, "", false
+}
+
+// canRewrite: the lab stands in for kube-apiserver once the encryption config is live.
+func (m *Step) canRewrite(s *step.Session) bool {
+	res, _ := s.Values[review.ResultKey].(*review.Result)
+	return m.lab != nil && res != nil && res.Action == review.ActionApply
+}
+
+func (m *Step) startRewrite() tea.Cmd {
+	m.rewriting = true
+	l, root := m.lab, m.root
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cli, err := l.Client()
+		if err != nil {
+			return rewriteDone{err: err}
+		}
+		defer cli.Close()
+		resources := []string{"secrets", "configmaps"}
+		before, err := encryption.Status(ctx, cli, resources, nil, nil)
+		if err != nil {
+			return rewriteDone{err: err}
+		}
+		report, err := lab.RewriteSecrets(ctx, root, cli, nil)
+		if err != nil {
+			return rewriteDone{before: before, err: err}
+		}
+		after, err := encryption.Status(ctx, cli, resources, nil, nil)
+		return rewriteDone{before: before, after: after, report: report, err: err}
+	}
+}
+
+// Update implements step.Step.
+func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case rewriteDone:
+		m.rewriting = false
+		m.before, m.after, m.rewrite, m.err = msg.before, msg.after, msg.report, msg.err
+		if msg.err != nil {
+			return step.Fail(msg.err, "check the encryption config that kube-apiserver.yaml names, then press w again")
+		}
+	case tea.KeyPressMsg:
+		if key.Matches(msg, rewriteKey) && m.canRewrite(s) && !m.rewriting {
+			return m.startRewrite()
+		}
+	}
+	return nil
+}
+
+// View implements step.Step.
+func (m *Step) View(f step.Frame) string {
+	var b strings.Builder
+	b.WriteString(f.R.Summary(m.summary, f.Width))
+	switch {
+	case m.rewriting:
+		b.WriteString("\nRewriting every Secret through the new encryption config…\n")
+	case m.after != nil:
+		b.WriteString("\n" + lab.RewriteNote + "\n")
+		b.WriteString(f.R.Facts([]render.Fact{
+			{Key: "before", Value: statusLine(m.before)},
+			{Key: "after", Value: statusLine(m.after)},
+		}, f.Width))
+	case m.lab != nil && m.canRewriteView():
+		b.WriteString("\nIn the lab, press w to rewrite every Secret the way kube-apiserver would after a restart\n(the lab's stand-in for `kubectl get secrets -A -o json | kubectl replace -f -`).\n")
+	}
+	return b.String()
+}
+
+func (m *Step) canRewriteView() bool { return m.summary.Title == "The node is hardened" }
+
+// statusLine says how values are stored, e.g. "240 values: 200 encrypted (secretbox:key-…), 40 plaintext".
+func statusLine(r *encryption.StatusReport) string {
+	if r == nil {
+		return "-"
+	}
+	var keys []string
+	for _, k := range r.Keys {
+		keys = append(keys, fmt.Sprintf("%s ×%d", k.ID, k.Count))
+	}
+	line := fmt.Sprintf("%d values: %d encrypted, %d plaintext", r.Total, r.Encrypted, r.Plaintext)
+	if len(keys) > 0 {
+		line += " (" + strings.Join(keys, ", ") + ")"
+	}
+	return line
+}
+
+// Ready implements step.Step.
+func (m *Step) Ready() bool { return !m.rewriting }
+
+// Keys implements step.Step.
+func (m *Step) Keys() []key.Binding {
+	if m.lab != nil && m.canRewriteView() && m.after == nil {
+		return []key.Binding{rewriteKey}
+	}
+	return nil
+}
