@@ -134,6 +134,10 @@ Nothing is written before you have seen the diff. Try it without a cluster: etcd
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	g.register(root)
 	root.AddCommand(newAuditCmd(g), newCertsCmd(g), newLabCmd(g, in), newLabEtcdCmd())
+	root.AddCommand(newPlanCmd(g))
+	root.AddCommand(newApplyCmd(g))
+	root.AddCommand(newRollbackCmd(g))
+	root.AddCommand(newSnapshotCmd(g), newVerifyChildCmd())
 	return root
 }
 

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
+)
+
+// planFlags are the answers `plan` takes instead of prompts.
+type planFlags struct {
+	out, provider, keyName, certs, keyType, nodeName, advertiseIP string
+	kmsName, kmsEndpoint                                          string
+	kmsTimeout                                                    time.Duration
+	resources                                                     []string
+	rotate, autoReload, yes                                       bool
+}
+
+func newPlanCmd(g *globalOptions) *cobra.Command {
+	var f planFlags
+	cmd := &cobra.Command{
+		Use:   "plan --out DIR",
+		Short: "Write the hardening plan into DIR for review, without prompts",
+		Long: `plan builds the whole hardening of the node under --root, as the wizard would, and
+writes it into DIR without changing the node: changes.patch (the edits, accepted by git
+apply and patch -p1 in the root), REVIEW.md (what changes and why, the CIS checks before
+and after, the steps left to you), kubeadm-patch.yaml (the same hardening as kubeadm
+ClusterConfiguration fields), plan.json, and secrets/ (keys and the encryption config,
+mode 0600, ignored by git). Apply it with: etcd-harden apply --plan DIR.
+
+It never asks anything. DIR must be new or empty; --yes replaces a plan written there
+before. On a node that is hardened already it writes nothing and says so.`,
+		Example: `  etcd-harden plan --out /root/etcd-plan
+  etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			if err := g.resolve(); err != nil {
+				return err
+			}
+			return runPlan(cmd.OutOrStdout(), g.layout(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "Folder to write the plan into (new or empty; required)")
+	fl.StringVar(&f.provider, "provider", string(encryption.Secretbox), "Encryption provider: secretbox, aesgcm, aescbc or kms")
+	fl.StringSliceVar(&f.resources, "resources", encryption.DefaultResources, "Resources to encrypt, comma-separated")
+	fl.StringVar(&f.keyName, "key-name", "", "Name of the new key (default key-<YYYYMMDD>)")
+	fl.BoolVar(&f.rotate, "rotate", false, "Add a new key even when the existing config already encrypts")
+	fl.BoolVar(&f.autoReload, "auto-reload", false, "Set --encryption-provider-config-automatic-reload=true on kube-apiserver")
+	fl.StringVar(&f.kmsName, "kms-name", "", "KMS v2 plugin name (with --provider kms)")
+	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "KMS v2 plugin socket, unix:///path (with --provider kms)")
+	fl.DurationVar(&f.kmsTimeout, "kms-timeout", 0, "KMS v2 gRPC timeout (kube-apiserver's default 3s when 0)")
+	fl.StringVar(&f.certs, "certs", string(harden.CertsAuto), "Certificates: auto (generate what is missing or failing), existing (use as they are), generate (re-issue every leaf)")
+	fl.StringVar(&f.keyType, "key-type", "ecdsa", "Key type of generated certificates: ecdsa or rsa")
+	fl.StringVar(&f.nodeName, "node-name", "", "Node name for generated server and peer certificates (default etcd's --name)")
+	fl.StringVar(&f.advertiseIP, "advertise-ip", "", "IP for generated server and peer certificates (default from etcd's advertise URLs)")
+	fl.BoolVar(&f.yes, "yes", false, "Replace a plan written into --out before")
+	return cmd
+}
+
+// options checks the flags; every mistake is a usage error.
+func (f planFlags) options() (harden.Options, error) {
+	usage := func(err error) (harden.Options, error) { return harden.Options{}, &usageError{err} }
+	if f.out == "" {
+		return usage(errors.New("--out is required: the folder to write the plan into"))
+	}
+	provider, err := encryption.ParseProvider(f.provider)
+	if err != nil {
+		return usage(fmt.Errorf("--provider: %w", err))
+	}
+	if provider == encryption.KMS && (f.kmsName == "" || f.kmsEndpoint == "") {
+		return usage(errors.New("--provider kms needs --kms-name and --kms-endpoint"))
+	}
+	certsMode, err := harden.ParseCertsMode(f.certs)
+	if err != nil {
+		return usage(fmt.Errorf("--certs: %w", err))
+	}
+	keyType, err := harden.ParseKeyType(f.keyType)
+	if err != nil {
+		return usage(fmt.Errorf("--key-type: %w", err))
+	}
+	var resources []string
+	for _, r := range f.resources {
+		if r = strings.TrimSpace(r); r != "" {
+			resources = append(resources, r)
+		}
+	}
+	if len(resources) == 0 {
+		return usage(errors.New("--resources is empty: name at least one resource, e.g. secrets"))
+	}
+	return harden.Options{
+		Provider: provider, Resources: resources, KeyName: f.keyName, Rotate: f.rotate, AutoReload: f.autoReload,
+		KMS:   encryption.KMSOptions{Name: f.kmsName, Endpoint: f.kmsEndpoint, Timeout: f.kmsTimeout},
+		Certs: certsMode, KeyType: keyType, NodeName: f.nodeName, AdvertiseIP: f.advertiseIP,
+	}, nil
+}
+
+func runPlan(out io.Writer, l discover.Layout, f planFlags, o harden.Options) error {
+	s, err := discover.Load(l)
+	if err != nil {
+		return err
+	}
+	r, err := harden.Build(s, o)
+	if err != nil {
+		return err
+	}
+	if r.Plan.Empty() {
+		fmt.Fprintf(out, "nothing to change: the node under %s is hardened as asked already; nothing written to %s\n", l.Root, f.out)
+		if audit.Failed(r.After) {
+			fmt.Fprintln(out, "Some checks fail that a plan cannot fix: run etcd-harden audit to see them.")
+		}
+		return nil
+	}
+	dir, err := filepath.Abs(f.out)
+	if err != nil {
+		return &usageError{fmt.Errorf("--out %s: %w", f.out, err)}
+	}
+	err = harden.WriteOut(dir, r, harden.WriteOptions{Replace: f.yes})
+	if errors.Is(err, harden.ErrPlanExists) {
+		return fmt.Errorf("%w; pass --yes to replace it", err)
+	}
+	if err != nil {
+		return err
+	}
+	printPlanSummary(out, dir, r)
+	return nil
+}
+
+func printPlanSummary(out io.Writer, dir string, r *harden.Result) {
+	diffs := r.Plan.FileDiffs()
+	fmt.Fprintf(out, "Plan written to %s:\n", dir)
+	added, removed := 0, 0
+	for _, d := range diffs {
+		what := fmt.Sprintf("+%d -%d", d.Added, d.Removed)
+		if d.New {
+			what = fmt.Sprintf("new, %04o", d.Mode.Perm())
+		}
+		if d.Secret {
+			what += ", secret: in secrets/"
+		}
+		fmt.Fprintf(out, "  /%s  (%s)\n", d.Path, what)
+		added, removed = added+d.Added, removed+d.Removed
+	}
+	before, after := audit.Count(r.Before), audit.Count(r.After)
+	fmt.Fprintf(out, "%d files, +%d -%d lines. CIS checks failing: %d before, %d after.\n",
+		len(diffs), added, removed, before[audit.Fail], after[audit.Fail])
+	fmt.Fprintf(out, "Review %s and %s, then run:\n  etcd-harden apply --plan %s\n",
+		filepath.Join(dir, harden.ReviewFile), filepath.Join(dir, harden.PatchFile), dir)
+}

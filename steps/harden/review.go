@@ -1,0 +1,154 @@
+package harden
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+)
+
+// Review returns REVIEW.md: the files the plan changes and why, the encryption and
+// certificate choices, the CIS checks before and after, and the steps left to the user.
+// Secret files are named, never shown.
+func Review(r *Result) []byte {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# etcd-harden plan\n\n")
+	w("Made on %s for the node under `%s`.\n\n", r.Now.UTC().Format("2006-01-02 15:04 MST"), r.Plan.Root)
+	diffs := r.Plan.FileDiffs()
+	if len(diffs) == 0 {
+		w("Nothing to change: the node is hardened as asked already.\n")
+	} else {
+		w("Review `%s` (the exact edits) and this file, then apply on the node with\n`etcd-harden apply --plan <this folder>`: it checks that no file changed since,\nkeeps backups and rolls back when etcd does not come back healthy.\n\n", PatchFile)
+		w("`git apply` or `patch -p1` in the root apply only the files without secrets, and write\nthe manifests with the default mode: copy `%s/` yourself and `chmod 600` the manifests.\n\n", SecretsDir)
+	}
+	reviewFiles(w, diffs)
+	reviewEncryption(w, r.Encryption)
+	reviewCerts(w, r.Certs)
+	reviewChecks(w, r.Before, r.After)
+	if len(r.Steps) > 0 {
+		w("## Steps left to you\n\n")
+		for i, s := range r.Steps {
+			w("%d. %s\n", i+1, s)
+		}
+		w("\n")
+	}
+	if secret := r.Plan.SecretFiles(); len(secret) > 0 {
+		w("## Secrets\n\n")
+		w("These files hold keys. Their content is only in `%s/` (folders 0700, files 0600),\nnever in the patch, this file, `%s` or `%s`; `.gitignore` keeps them out of git.\nKeep the folder on the node and delete it once the plan is applied.\n\n", SecretsDir, KubeadmFile, IndexFile)
+		for _, s := range secret {
+			w("- `%s/%s` → `/%s`\n", SecretsDir, s, s)
+		}
+		w("\n")
+	}
+	return []byte(b.String())
+}
+
+type writer func(format string, a ...any)
+
+func reviewFiles(w writer, diffs []plan.FileDiff) {
+	if len(diffs) == 0 {
+		return
+	}
+	w("## Files\n\n| File | Change | Mode | Lines | Why |\n|---|---|---|---|---|\n")
+	for _, d := range diffs {
+		change := "edited"
+		if d.New {
+			change = "new"
+		}
+		if d.Secret {
+			change += ", secret (not shown)"
+		}
+		w("| `/%s` | %s | %04o | +%d −%d | %s |\n", d.Path, change, d.Mode.Perm(), d.Added, d.Removed, cell(strings.Join(d.Reasons, "; ")))
+	}
+	w("\n")
+}
+
+func reviewEncryption(w writer, e *encryption.Result) {
+	if e == nil {
+		return
+	}
+	w("## Encryption at rest\n\n")
+	switch e.Action {
+	case encryption.ActionKept:
+		w("The encryption config `%s` already encrypts %s: kept as it is.\n", e.ConfigPath, strings.Join(e.Resources, ", "))
+	default:
+		w("- Action: %s config, provider **%s**, key `%s`\n", e.Action, e.Provider, e.KeyName)
+		w("- Resources: %s\n", strings.Join(e.Resources, ", "))
+		w("- Config: `%s` (in the kube-apiserver container and on the node)\n", e.ConfigPath)
+		if len(e.OldKeys) > 0 {
+			w("- Old keys kept for reading: %s\n", strings.Join(e.OldKeys, ", "))
+		}
+	}
+	for _, warn := range e.Warnings {
+		w("- Note: %s\n", warn)
+	}
+	w("\n")
+}
+
+func reviewCerts(w writer, c *CertsResult) {
+	if c == nil {
+		return
+	}
+	w("## Certificates (mode %s)\n\n", c.Mode)
+	if g := c.Generated; g != nil && len(g.Issued) > 0 {
+		w("Generated: %s.\n\n", strings.Join(g.Issued, ", "))
+	} else {
+		w("No certificate generated: the files in place pass their checks.\n\n")
+	}
+	if c.Generated != nil {
+		for _, n := range c.Generated.Notes {
+			w("- Note: %s\n", n)
+		}
+		if len(c.Generated.Notes) > 0 {
+			w("\n")
+		}
+	}
+	w("| Pair | Certificate | Key |\n|---|---|---|\n")
+	for _, p := range c.Pairs {
+		w("| %s | `%s` | `%s` |\n", p.Name, p.Cert.ContainerPath, p.Key.ContainerPath)
+	}
+	w("\n")
+	var warn []certs.Check
+	for _, ch := range c.After {
+		if ch.Status != certs.Pass {
+			warn = append(warn, ch)
+		}
+	}
+	if len(warn) > 0 {
+		w("Checks of the planned certificates that are not a pass:\n\n")
+		for _, ch := range warn {
+			w("- %s %s (%s): %s\n", ch.Status, ch.Pair, ch.Name, ch.Message)
+		}
+		w("\n")
+	}
+}
+
+func reviewChecks(w writer, before, after []audit.Check) {
+	if len(before) == 0 && len(after) == 0 {
+		return
+	}
+	w("## CIS checks before and after\n\n| Check | Title | Before | After | Found after the plan |\n|---|---|---|---|---|\n")
+	byID := map[string]audit.Check{}
+	for _, c := range after {
+		byID[c.ID] = c
+	}
+	for _, c := range before {
+		a, ok := byID[c.ID]
+		status, detail := "—", ""
+		if ok {
+			status, detail = string(a.Status), a.Detail
+		}
+		w("| %s | %s | %s | %s | %s |\n", c.ID, cell(c.Title), c.Status, status, cell(detail))
+	}
+	w("\n")
+}
+
+// cell makes text safe for one Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.Join(strings.Fields(s), " ")
+}
