@@ -1,0 +1,153 @@
+package certs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"charm.land/huh/v2"
+
+	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
+)
+
+// when runs a field in accessible mode only while cond holds. huh's accessible mode asks
+// every field, even those of hidden groups; in the terminal UI the group's hide function
+// does the same job.
+type when struct {
+	huh.Field
+	cond func() bool
+}
+
+// RunAccessible asks the field only when cond holds.
+func (w when) RunAccessible(out io.Writer, in io.Reader) error {
+	if !w.cond() {
+		return nil
+	}
+	return w.Field.RunAccessible(out, in)
+}
+
+var modeOptions = []huh.Option[string]{
+	huh.NewOption("auto — generate what is missing or failing (recommended)", ModeAuto),
+	huh.NewOption("existing — use the files as they are; refused if a check fails", ModeExisting),
+	huh.NewOption("generate — new server, peer and client certificates; the CA is kept when its key is there", ModeGenerate),
+}
+
+var keyTypeOptions = []huh.Option[dcerts.KeyType]{
+	huh.NewOption("ECDSA P-256 (recommended: small, fast, what kubeadm can use)", dcerts.ECDSAP256),
+	huh.NewOption("RSA 2048 (for tools that cannot read ECDSA keys)", dcerts.RSA2048),
+}
+
+// formFor builds the questions whose answers are not known: those not preset, or all of
+// them when editing. intro is set for the accessible form: the situation written out,
+// since the plain driver shows no view before the form.
+func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
+	var groups []*huh.Group
+	add := func(hide func() bool, fields ...huh.Field) {
+		if hide == nil {
+			hide = func() bool { return false }
+		}
+		for i, f := range fields {
+			fields[i] = when{Field: f, cond: func() bool { return !hide() }}
+		}
+		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
+	}
+	withDefault := func(title, value string) string {
+		if intro != "" && value != "" {
+			return title + " [" + value + "]"
+		}
+		return title
+	}
+	existing := func() bool { return p.a.mode == ModeExisting }
+	// Questions about generation are not asked when "existing" was given in advance.
+	askGen := func(k string) bool { return ask(k) && (ask(KeyMode) || !existing()) }
+	asked := false
+	if ask(KeyMode) {
+		asked = true
+		add(nil, huh.NewSelect[string]().Key(KeyMode).Title("Certificates").
+			Description("Generated files follow kubeadm: an etcd CA for 10 years, leaf certificates for 1 year.").
+			Options(modeOptions...).Value(&p.a.mode))
+	}
+	var gen []huh.Field
+	if askGen(KeyKeyType) {
+		gen = append(gen, huh.NewSelect[dcerts.KeyType]().Key(KeyKeyType).Title("Key type of new keys").
+			Options(keyTypeOptions...).Value(&p.a.keyType))
+	}
+	if askGen(KeyNodeName) {
+		gen = append(gen, huh.NewInput().Key(KeyNodeName).Title(withDefault("Node name", p.a.nodeName)).
+			Description("CN and SAN of the server and peer certificates; etcd.yaml --name by default.").
+			Validate(func(v string) error {
+				// Accessible mode checks the raw line: empty keeps the value shown.
+				if strings.TrimSpace(v) == "" && p.a.nodeName == "" {
+					return errors.New("the node name is needed")
+				}
+				return nil
+			}).Value(&p.a.nodeName))
+	}
+	if askGen(KeyAdvertiseIP) {
+		gen = append(gen, huh.NewInput().Key(KeyAdvertiseIP).Title(withDefault("Advertise IP", p.a.advertiseIP)).
+			Description("IP SAN of the server and peer certificates; from --advertise-client-urls by default.").
+			Validate(validIP).Value(&p.a.advertiseIP))
+	}
+	if len(gen) > 0 {
+		asked = true
+		add(existing, gen...)
+	}
+	if asked {
+		p.pathPair, p.pathCert, p.pathKey = "", "", ""
+		add(nil, huh.NewSelect[string]().Title("Change a path?").
+			Description("Point a pair at other files on the node; the paths above come from the manifests or kubeadm's layout.").
+			Options(p.pathOptions()...).Value(&p.pathPair))
+		add(func() bool { return p.pathPair == "" },
+			huh.NewInput().Title("Certificate file (path on the node; empty keeps it)").Validate(p.validPath).Value(&p.pathCert),
+			huh.NewInput().Title("Key file (path on the node; empty keeps it)").Validate(p.validPath).Value(&p.pathKey))
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	if intro == "" {
+		return huh.NewForm(groups...)
+	}
+	groups = append([]*huh.Group{huh.NewGroup(huh.NewNote().Title("What etcd has now").Description(intro))}, groups...)
+	// ThemeBase writes no escape codes in accessible mode.
+	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(huh.ThemeBase))
+}
+
+func (p *Step) pathOptions() []huh.Option[string] {
+	opts := []huh.Option[string]{huh.NewOption("no, keep these paths", "")}
+	for _, pr := range p.current() {
+		opts = append(opts, huh.NewOption(pr.Name+" — "+p.node(pr.Cert.Path), pr.Name))
+	}
+	return opts
+}
+
+// validPath accepts an empty answer (keep the file) or a node path whose file exists
+// under the root.
+func (p *Step) validPath(v string) error {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return nil
+	case !strings.HasPrefix(v, "/"):
+		return errors.New("give the path as on the node, starting with /")
+	}
+	if _, err := os.Stat(p.layout.Host(v)); err != nil {
+		return fmt.Errorf("%s: no such file under %s", v, p.layout.Root)
+	}
+	return nil
+}
+
+// takePath records the path the form's "change a path?" question chose.
+func (p *Step) takePath() {
+	if p.pathPair == "" {
+		return
+	}
+	if c := strings.TrimSpace(p.pathCert); c != "" {
+		p.a.choose(p.pathPair, "cert", c)
+	}
+	if k := strings.TrimSpace(p.pathKey); k != "" {
+		p.a.choose(p.pathPair, "key", k)
+	}
+	p.pathPair, p.pathCert, p.pathKey = "", "", ""
+}

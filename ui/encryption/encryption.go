@@ -1,0 +1,387 @@
+// Package encryption is the wizard's encryption-at-rest step: it shows the config
+// kube-apiserver has now, asks for a provider, resources and key name (or whether to
+// rotate an existing config), makes the key once, and plans the config file and the
+// kube-apiserver.yaml edits with steps/encryption.
+package encryption
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
+
+	enc "github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/ui/step"
+)
+
+// Name is the step's name in the wizard's order and in Session.SetPlanner.
+const Name = "encryption"
+
+// Def is the step's entry in the wizard's list of steps.
+func Def() step.Def { return step.Def{Name: Name, New: func() step.Step { return New() }} }
+
+// Step chooses and plans encryption at rest for kube-apiserver.
+type Step struct {
+	now    func() time.Time
+	random io.Reader // where keys come from: crypto/rand
+
+	located bool
+	cur     *enc.Current
+	a       answers
+	preset  map[string]bool // answers given before the step started: not asked
+	form    *huh.Form       // the terminal UI's form while it is being filled in
+	dark    bool            // the terminal's background, for the form's theme
+
+	keys      map[enc.Provider][]byte // one key per provider choice, made once
+	res       *enc.Result
+	configRel string // the config file relative to the root, for the diff
+	err       error
+	fix       string
+	reveal    revealState
+}
+
+// revealState is where the "show the key" exchange stands.
+type revealState int
+
+const (
+	hidden revealState = iota
+	asking
+	shown
+)
+
+// New returns the encryption step.
+func New() *Step {
+	return &Step{now: time.Now, random: rand.Reader, keys: map[enc.Provider][]byte{}, dark: true}
+}
+
+type located struct {
+	cur *enc.Current
+	err error
+}
+
+var (
+	editKey   = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit answers"))
+	revealKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reveal key"))
+	hideKey   = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "hide key"))
+	yesKey    = key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "show it"))
+	noKey     = key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "keep it hidden"))
+)
+
+// Title implements step.Step.
+func (p *Step) Title() string { return "Encryption at rest" }
+
+// Intro implements step.Step.
+func (p *Step) Intro() string {
+	return "Chooses how kube-apiserver encrypts Secrets in etcd and plans the config file with a new key."
+}
+
+// Init implements step.Step: it reads the config kube-apiserver points at, off the UI
+// goroutine.
+func (p *Step) Init(s *step.Session) tea.Cmd {
+	p.preset = map[string]bool{}
+	for k := range s.Answers {
+		p.preset[k] = true
+	}
+	state := s.State
+	return func() tea.Msg {
+		cur, err := enc.Locate(state)
+		return located{cur: cur, err: err}
+	}
+}
+
+// Update implements step.Step.
+func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case located:
+		return p.onLocated(s, msg)
+	case step.FormDone:
+		p.form = nil
+		return p.plan(s)
+	case tea.KeyPressMsg:
+		if p.form != nil {
+			return p.updateForm(s, msg)
+		}
+		return p.key(s, msg)
+	}
+	if p.form != nil {
+		return p.updateForm(s, msg)
+	}
+	return nil
+}
+
+func (p *Step) onLocated(s *step.Session, msg located) tea.Cmd {
+	p.located = true
+	if msg.err != nil {
+		return p.fail(msg.err, locateFix(msg.err))
+	}
+	p.cur = msg.cur
+	p.defaults()
+	if err := p.a.prefill(s.Answers); err != nil {
+		return p.fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
+	}
+	p.form = p.tuiForm(false)
+	if p.form == nil {
+		return p.plan(s)
+	}
+	return p.form.Init()
+}
+
+// defaults are the answers offered first: secretbox for secrets with today's key name,
+// or what the existing config already does well.
+func (p *Step) defaults() {
+	p.a = answers{provider: enc.Secretbox, resources: []string{"secrets"}, keyName: enc.DefaultKeyName(p.now())}
+	if first, ok := p.firstProvider(); ok && first.Type == enc.KMS && first.KMSVersion == "v2" {
+		p.a.provider, p.a.kmsName, p.a.kmsEndpoint = enc.KMS, first.Name, first.Endpoint
+	}
+	p.a.rotate = p.hasConfig() && !p.encryptsWell()
+}
+
+// Form implements step.Prompter: the questions whose answers were not given, with the
+// situation written out first for the plain driver.
+func (p *Step) Form(s *step.Session) *huh.Form {
+	if !p.located || p.err != nil && p.res == nil {
+		return nil
+	}
+	return p.formFor(func(k string) bool { return !p.preset[k] }, p.situationText())
+}
+
+// tuiForm is the form the terminal UI runs inside the step; all is true when the user
+// asked to edit every answer.
+func (p *Step) tuiForm(all bool) *huh.Form {
+	f := p.formFor(func(k string) bool { return all || !p.preset[k] }, "")
+	if f == nil {
+		return nil
+	}
+	// The theme follows the terminal's background, which View learns from the Frame.
+	return f.WithTheme(huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(p.dark) })).WithShowHelp(false)
+}
+
+func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
+	m, cmd := p.form.Update(msg)
+	if f, ok := m.(*huh.Form); ok {
+		p.form = f
+	}
+	switch p.form.State {
+	case huh.StateCompleted:
+		p.form = nil
+		return tea.Batch(cmd, p.plan(s))
+	case huh.StateAborted:
+		p.form = nil
+		return p.fail(errors.New("the encryption questions were not finished"), "press e to answer them")
+	}
+	return cmd
+}
+
+func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case p.reveal == asking && key.Matches(msg, yesKey):
+		p.reveal = shown
+	case p.reveal == asking && key.Matches(msg, noKey):
+		p.reveal = hidden
+	case p.reveal == asking:
+	case p.reveal == shown && key.Matches(msg, hideKey):
+		p.reveal = hidden
+	case p.canReveal() && key.Matches(msg, revealKey):
+		p.reveal = asking
+	case p.editable() && key.Matches(msg, editKey):
+		if p.form = p.tuiForm(true); p.form != nil {
+			p.reveal = hidden
+			return p.form.Init()
+		}
+	}
+	return nil
+}
+
+// editable reports whether the answers can be asked again: the existing config was read
+// and the answers were planned or failed.
+func (p *Step) editable() bool {
+	return p.located && p.a.provider != "" && (p.res != nil || p.err != nil)
+}
+
+// canReveal reports whether there is a new key to show.
+func (p *Step) canReveal() bool { return p.res != nil && p.err == nil && !p.res.Key.IsZero() }
+
+// CapturesKeys implements step.Capturer: the form, and the reveal question, get every key.
+func (p *Step) CapturesKeys() bool { return p.form != nil || p.reveal == asking }
+
+// ScrollsItself implements step.Scroller: a form keeps its own place; the planned view
+// is scrolled by the shell.
+func (p *Step) ScrollsItself() bool { return p.form != nil }
+
+// Ready implements step.Step: the answers are in and the plan was made.
+func (p *Step) Ready() bool { return p.res != nil && p.err == nil && p.form == nil }
+
+// Keys implements step.Step.
+func (p *Step) Keys() []key.Binding {
+	switch {
+	case p.form != nil:
+		return p.form.KeyBinds()
+	case p.reveal == asking:
+		return []key.Binding{yesKey, noKey}
+	case p.reveal == shown:
+		return []key.Binding{hideKey, editKey}
+	case p.canReveal():
+		return []key.Binding{revealKey, editKey}
+	case p.editable():
+		return []key.Binding{editKey}
+	}
+	return nil
+}
+
+// options turns the answers into steps/encryption options.
+func (p *Step) options(now time.Time) enc.Options {
+	o := enc.Options{
+		Provider: p.a.provider, Resources: p.a.allResources(), KeyName: p.a.keyName,
+		Rotate: p.a.rotate, AutomaticReload: p.a.autoReload, Now: now,
+	}
+	if o.Provider == enc.KMS {
+		o.KMS = enc.KMSOptions{Name: p.a.kmsName, Endpoint: p.a.kmsEndpoint}
+		o.KeyName = ""
+	}
+	return o
+}
+
+// keyFor returns the key for provider, made the first time that provider is chosen.
+func (p *Step) keyFor(provider enc.Provider) ([]byte, error) {
+	if provider == enc.KMS {
+		return nil, nil
+	}
+	if k, ok := p.keys[provider]; ok {
+		return k, nil
+	}
+	k := make([]byte, enc.KeySize)
+	if _, err := io.ReadFull(p.random, k); err != nil {
+		return nil, fmt.Errorf("make a %d-byte key: %w", enc.KeySize, err)
+	}
+	p.keys[provider] = k
+	return k, nil
+}
+
+// plan sets the step's planner for the current answers and rebuilds the session's plan.
+func (p *Step) plan(s *step.Session) tea.Cmd {
+	p.res, p.err, p.reveal = nil, nil, hidden
+	raw, err := p.keyFor(p.a.provider)
+	if err != nil {
+		return p.fail(err, "the system's random source failed; try again")
+	}
+	o := p.options(p.now())
+	err = s.SetPlanner(Name, func(pl *plan.Plan) error {
+		o := o
+		// Apply reads its key from o.Rand: the same bytes every time, so replanning
+		// gives the same config.
+		o.Rand = bytes.NewReader(raw)
+		res, err := enc.Apply(pl, s.State, o)
+		if err != nil {
+			return err
+		}
+		p.res = res
+		return nil
+	})
+	if err != nil {
+		// A failing planner must not stay registered: every later rebuild would fail.
+		_ = s.SetPlanner(Name, nil)
+		p.res = nil
+		return p.fail(err, planFix(err))
+	}
+	p.configRel = s.Layout.Rel(p.res.ConfigFile)
+	if s.Answers == nil {
+		s.Answers = map[string]string{}
+	}
+	p.a.record(s.Answers)
+	return nil
+}
+
+func (p *Step) fail(err error, fix string) tea.Cmd {
+	p.err, p.fix = err, fix
+	return step.Fail(err, fix)
+}
+
+func locateFix(err error) string {
+	if errors.Is(err, enc.ErrNoAPIServer) {
+		return "encryption at rest is set on kube-apiserver: run etcd-harden on a control-plane node, or point --manifests-dir at the folder with kube-apiserver.yaml"
+	}
+	if errors.Is(err, enc.ErrInvalidConfig) {
+		return "fix the encryption config (kube-apiserver would not start with it), or point --encryption-provider-config in kube-apiserver.yaml at a valid one"
+	}
+	return "check the file named above, then start the wizard again"
+}
+
+func planFix(err error) string {
+	if errors.Is(err, enc.ErrNoAPIServer) {
+		return locateFix(err)
+	}
+	return "press e to change the answers"
+}
+
+// hasConfig reports whether kube-apiserver already has a config file that exists.
+func (p *Step) hasConfig() bool { return p.cur != nil && !p.cur.Missing && p.cur.Config != nil }
+
+// firstProvider is the provider that writes Secrets in the existing config.
+func (p *Step) firstProvider() (enc.ProviderRef, bool) {
+	if !p.hasConfig() {
+		return enc.ProviderRef{}, false
+	}
+	i := p.cur.Config.Lookup("secrets")
+	if i < 0 {
+		return enc.ProviderRef{}, false
+	}
+	e := p.cur.Config.Entries()[i]
+	if len(e.Providers) == 0 {
+		return enc.ProviderRef{}, false
+	}
+	return e.Providers[0], true
+}
+
+// encryptsWell reports whether the existing config writes Secrets with a recommended
+// provider (secretbox, or a KMS v2 plugin).
+func (p *Step) encryptsWell() bool {
+	first, ok := p.firstProvider()
+	if !ok {
+		return false
+	}
+	_, _, recommended := enc.ProviderInfo(first.Type)
+	return recommended || first.Type == enc.KMS && first.KMSVersion == "v2"
+}
+
+// rotateForced reports whether a chosen resource is written in plaintext by the existing
+// config (identity first): then it must be rotated whatever the user says.
+func (p *Step) rotateForced() bool {
+	if !p.hasConfig() {
+		return false
+	}
+	entries := p.cur.Config.Entries()
+	for _, r := range p.a.allResources() {
+		if i := p.cur.Config.Lookup(r); i >= 0 && len(entries[i].Providers) > 0 && entries[i].Providers[0].Type == enc.Identity {
+			return true
+		}
+	}
+	return false
+}
+
+// providersText describes the existing config's entries: "secrets → aescbc (key1), identity".
+func (p *Step) providersText() string {
+	var parts []string
+	for _, e := range p.cur.Config.Entries() {
+		var provs []string
+		for _, r := range e.Providers {
+			s := string(r.Type)
+			switch {
+			case r.Type == enc.KMS:
+				s += " " + r.KMSVersion + " (" + r.Name + ")"
+			case len(r.Keys) > 0:
+				s += " (" + strings.Join(r.Keys, ", ") + ")"
+			}
+			provs = append(provs, s)
+		}
+		parts = append(parts, strings.Join(e.Resources, ", ")+" → "+strings.Join(provs, ", "))
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,198 @@
+package encryption
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"charm.land/huh/v2"
+
+	enc "github.com/etcd-harden/etcd-harden/steps/encryption"
+)
+
+// providerOption is how each provider is offered: the short guidance the user needs
+// to choose.
+var providerOption = map[enc.Provider]string{
+	enc.Secretbox: "secretbox — recommended",
+	enc.AESGCM:    "aesgcm — only with automated rotation: new key every 200,000 writes",
+	enc.AESCBC:    "aescbc — weak: padding-oracle; for FIPS-bound users and the seed guide's labs",
+	enc.KMS:       "kms v2 — external KMS plugin; then its name and endpoint",
+}
+
+// when runs a field in accessible mode only while cond holds. huh's accessible mode asks
+// every field, even those of hidden groups; in the terminal UI the group's hide function
+// does the same job.
+type when struct {
+	huh.Field
+	cond func() bool
+}
+
+// RunAccessible asks the field only when cond holds.
+func (w when) RunAccessible(out io.Writer, in io.Reader) error {
+	if !w.cond() {
+		return nil
+	}
+	return w.Field.RunAccessible(out, in)
+}
+
+// formFor builds the questions whose answers are not known: those not preset, or all of
+// them when editing. intro is set for the accessible form: the situation written out,
+// since the plain driver shows no view before the form.
+func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
+	var groups []*huh.Group
+	// Accessible inputs show their title only: name the default there.
+	withDefault := func(title, value string) string {
+		if intro != "" && value != "" {
+			return title + " [" + value + "]"
+		}
+		return title
+	}
+	add := func(hide func() bool, fields ...huh.Field) {
+		if hide == nil {
+			hide = func() bool { return false }
+		}
+		for i, f := range fields {
+			fields[i] = when{Field: f, cond: func() bool { return !hide() }}
+		}
+		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
+	}
+	isKMS := func() bool { return p.a.provider == enc.KMS }
+	// Questions that only one kind of provider needs are not asked when the provider
+	// was given in advance and is the other kind.
+	askKMS := func(k string) bool { return ask(k) && (ask(KeyProvider) || isKMS()) }
+	askKey := func(k string) bool { return ask(k) && (ask(KeyProvider) || !isKMS()) }
+	if ask(KeyProvider) {
+		add(nil, huh.NewSelect[enc.Provider]().Key(KeyProvider).
+			Title("Provider of the new key").
+			DescriptionFunc(func() string { _, g, _ := enc.ProviderInfo(p.a.provider); return g }, &p.a.provider).
+			Options(providerOptions()...).Value(&p.a.provider))
+	}
+	var kms []huh.Field
+	if askKMS(KeyKMSName) {
+		kms = append(kms, huh.NewInput().Key(KeyKMSName).Title(withDefault("KMS plugin name", p.a.kmsName)).
+			Description("Stored in every encrypted value's prefix; must be unique in the config.").
+			Validate(orKept(&p.a.kmsName, validKMSName)).Value(&p.a.kmsName))
+	}
+	if askKMS(KeyKMSEndpoint) {
+		kms = append(kms, huh.NewInput().Key(KeyKMSEndpoint).Title(withDefault("KMS plugin endpoint", p.a.kmsEndpoint)).
+			Placeholder("unix:///var/run/kms-plugin.sock").
+			Validate(orKept(&p.a.kmsEndpoint, validEndpoint)).Value(&p.a.kmsEndpoint))
+	}
+	if len(kms) > 0 {
+		add(func() bool { return !isKMS() }, kms...)
+	}
+	var res []huh.Field
+	if ask(KeyResources) {
+		res = append(res, huh.NewMultiSelect[string]().Key(KeyResources).
+			Title("Resources to encrypt").
+			Description("Secrets hold the credentials; ConfigMaps only when they hold sensitive data.").
+			Options(p.resourceOptions()...).Value(&p.a.resources))
+	}
+	if ask(KeyCustom) {
+		res = append(res, huh.NewInput().Key(KeyCustom).Title("Other resources (comma-separated, may be empty)").
+			Placeholder("pandas.awesome.bears.example").
+			Validate(func(v string) error { return validResources(p.a.resources, v) }).Value(&p.a.custom))
+	}
+	if len(res) > 0 {
+		add(nil, res...)
+	}
+	if askKey(KeyKeyName) {
+		add(isKMS, huh.NewInput().Key(KeyKeyName).Title(withDefault("Key name", p.a.keyName)).
+			Description("Stored in each value's prefix (k8s:enc:<provider>:v1:<name>:), so you can tell keys apart.").
+			Validate(validKeyName).Value(&p.a.keyName))
+	}
+	if p.hasConfig() && ask(KeyRotate) {
+		add(p.rotateForced, huh.NewSelect[bool]().Key(KeyRotate).
+			Title("kube-apiserver already has a config: keep it or rotate?").
+			Description("Rotating puts a new key first and keeps the old keys for reading values written before.").
+			Options(huh.NewOption("keep the config as it is", false), huh.NewOption("rotate: add a new key first", true)).
+			Value(&p.a.rotate))
+		add(func() bool { return !p.rotateForced() }, huh.NewNote().Title("The config will be rotated").
+			Description("The config stores some of these resources in plaintext (identity first): a new key goes first and identity last."))
+	}
+	if ask(KeyAutoReload) {
+		add(nil, huh.NewConfirm().Key(KeyAutoReload).
+			Title("Reload the config automatically?").
+			Description("Adds --encryption-provider-config-automatic-reload: kube-apiserver re-reads the file when it changes, so later rotations need no restart.").
+			Affirmative("Yes").Negative("No").Value(&p.a.autoReload))
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	if intro == "" {
+		return huh.NewForm(groups...)
+	}
+	groups = append([]*huh.Group{huh.NewGroup(huh.NewNote().Title("What kube-apiserver has now").Description(intro))}, groups...)
+	// ThemeBase writes no escape codes in accessible mode.
+	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(huh.ThemeBase))
+}
+
+func providerOptions() []huh.Option[enc.Provider] {
+	var opts []huh.Option[enc.Provider]
+	for _, c := range enc.Choices() {
+		label := providerOption[c]
+		if label == "" {
+			label, _, _ = enc.ProviderInfo(c)
+		}
+		opts = append(opts, huh.NewOption(label, c))
+	}
+	return opts
+}
+
+func (p *Step) resourceOptions() []huh.Option[string] {
+	var opts []huh.Option[string]
+	for _, r := range enc.ResourceChoices() {
+		opts = append(opts, huh.NewOption(r, r).Selected(slices.Contains(p.a.resources, r)))
+	}
+	return opts
+}
+
+// orKept accepts an empty line while the answer has a value: accessible mode checks the
+// raw line, and an empty one keeps the value shown.
+func orKept(current *string, valid func(string) error) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" && *current != "" {
+			return nil
+		}
+		return valid(v)
+	}
+}
+
+func validKMSName(v string) error {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return errors.New("the plugin's name is needed")
+	case strings.Contains(v, ":"):
+		return errors.New("the name must not contain ':'")
+	}
+	return nil
+}
+
+func validEndpoint(v string) error {
+	if !strings.HasPrefix(strings.TrimSpace(v), "unix:///") {
+		return errors.New("the endpoint is a unix socket: unix:///path/to/socket")
+	}
+	return nil
+}
+
+func validKeyName(v string) error {
+	if strings.ContainsAny(strings.TrimSpace(v), ": \t") {
+		return errors.New("the key name must not contain ':' or spaces")
+	}
+	return nil
+}
+
+func validResources(chosen []string, custom string) error {
+	extra := splitList(custom)
+	if len(chosen)+len(extra) == 0 {
+		return errors.New("choose at least one resource (secrets is the usual one)")
+	}
+	for _, r := range extra {
+		if strings.ToLower(r) != r || strings.ContainsAny(r, " \t") {
+			return fmt.Errorf("%q: resources are lower case, as kubectl api-resources names them", r)
+		}
+	}
+	return nil
+}
