@@ -261,15 +261,15 @@ func (g *gen) signer(ca *Pair, checks []Check, need map[string]bool) error {
 		g.out.NewCA = true
 		return nil
 	case !certThere && keyThere:
-		return fmt.Errorf("the etcd CA certificate %s is missing but its key %s exists; etcd-harden never replaces a CA silently: put the certificate back, or choose ReplaceCA (a new CA re-issues every etcd certificate): %w",
+		return fmt.Errorf("the etcd CA certificate %s is missing but its key %s exists; etcd-harden never replaces a CA silently: put the certificate back, or let etcd-harden make a new etcd CA in certificates mode generate (a new CA re-issues every etcd certificate): %w",
 			ca.Cert.Path, ca.Key.Path, ErrCAUnusable)
 	case len(caFails) > 0:
-		return fmt.Errorf("the etcd CA %s cannot be used: %s; etcd-harden never replaces a CA silently: fix it, or choose ReplaceCA (a new CA re-issues every etcd certificate): %w",
+		return fmt.Errorf("the etcd CA %s cannot be used: %s; etcd-harden never replaces a CA silently: fix it, or let etcd-harden make a new etcd CA in certificates mode generate (a new CA re-issues every etcd certificate): %w",
 			ca.Cert.Path, strings.Join(caFails, "; "), ErrCAUnusable)
 	case !leaves:
 		return nil
 	case !keyThere:
-		return fmt.Errorf("can't sign new etcd certificates: the etcd CA key %s does not exist (the certificate %s does); give the CA key, or choose ReplaceCA (a new CA re-issues every etcd certificate): %w",
+		return fmt.Errorf("can't sign new etcd certificates: the etcd CA key %s does not exist (the certificate %s does); give the CA key, or let etcd-harden make a new etcd CA in certificates mode generate (a new CA re-issues every etcd certificate): %w",
 			ca.Key.Path, ca.Cert.Path, ErrCAKeyMissing)
 	}
 	certs, err := ParseCerts(cert.data)
@@ -454,4 +454,19 @@ func serial() *big.Int {
 		panic(err) // crypto/rand does not fail on supported systems
 	}
 	return n.Add(n, big.NewInt(1))
+}
+
+// CAUnusable reports whether the checks found the etcd CA unusable for signing: a
+// failing CA check, or its key missing. Mode "generate" then makes a new CA (ReplaceCA).
+func CAUnusable(pairs []Pair, checks []Check) bool {
+	ca := Find(pairs, PairCA)
+	for _, c := range checks {
+		if c.Pair != PairCA {
+			continue
+		}
+		if c.Status == Fail || c.Name == CheckFile && ca != nil && c.Path == ca.Key.Path && c.Status != Pass {
+			return true
+		}
+	}
+	return false
 }

@@ -157,15 +157,15 @@ func TestGenerateNeverReplacesCASilently(t *testing.T) {
 	}{
 		{"CA key missing", func(t *testing.T, pairs []Pair) {
 			mustRemove(t, Find(pairs, PairCA).Key.Path, Find(pairs, PairServer).Cert.Path)
-		}, ErrCAKeyMissing, []string{"can't sign new etcd certificates: the etcd CA key", "ca.key does not exist", "give the CA key, or choose ReplaceCA"}},
+		}, ErrCAKeyMissing, []string{"can't sign new etcd certificates: the etcd CA key", "ca.key does not exist", "give the CA key, or let etcd-harden make a new etcd CA"}},
 		{"CA expired", func(t *testing.T, pairs []Pair) {
 			c, k := issue(t, spec{cn: "etcd-ca", ca: true, notBefore: testNow.Add(-2 * CAValidity), notAfter: testNow.Add(-time.Hour)}, nil, nil)
 			writeFile(t, Find(pairs, PairCA).Cert.Path, certPEM(c), 0o644)
 			writeFile(t, Find(pairs, PairCA).Key.Path, keyPEM(t, k), 0o600)
-		}, ErrCAUnusable, []string{"the etcd CA", "ca.crt cannot be used", "expired", "never replaces a CA silently", "ReplaceCA"}},
+		}, ErrCAUnusable, []string{"the etcd CA", "ca.crt cannot be used", "expired", "never replaces a CA silently", "make a new etcd CA"}},
 		{"CA certificate missing, key there", func(t *testing.T, pairs []Pair) {
 			mustRemove(t, Find(pairs, PairCA).Cert.Path)
-		}, ErrCAUnusable, []string{"ca.crt is missing but its key", "put the certificate back, or choose ReplaceCA"}},
+		}, ErrCAUnusable, []string{"ca.crt is missing but its key", "put the certificate back, or let etcd-harden make a new etcd CA"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -157,7 +157,7 @@ func (v *validator) pair(p Pair) []Check {
 	kf := v.read(p.Key.Path)
 	if p.Role == RoleCA && errors.Is(kf.err, fs.ErrNotExist) {
 		c.add(CheckFile, p.Key.Path, Warn, fmt.Sprintf("the etcd CA key %s does not exist, so this CA cannot sign new certificates", p.Key.Path),
-			"choose the CA key if you keep it elsewhere, or choose ReplaceCA when generating (a new CA re-issues every etcd certificate)")
+			"choose the CA key if you keep it elsewhere, or let the wizard generate a new etcd CA (a new CA re-issues every etcd certificate)")
 	} else if v.fileReadable(c, p.Key, kf, "key of the "+what(p)) {
 		key, err := ParseKey(kf.data)
 		switch {
@@ -422,7 +422,7 @@ func (v *validator) isCA(c *checks, ca *x509.Certificate) {
 	}
 	if len(lacks) > 0 {
 		c.add(CheckIsCA, path, Fail, fmt.Sprintf("%s is not a CA certificate (%s)", path, strings.Join(lacks, ", ")),
-			"point --trusted-ca-file at the etcd CA, or let the wizard make a new etcd CA (ReplaceCA)")
+			"point --trusted-ca-file at the etcd CA, or let the wizard make a new etcd CA")
 		return
 	}
 	c.add(CheckIsCA, path, Pass, fmt.Sprintf("%s is a CA (%s)", path, ca.Subject), "")
@@ -452,7 +452,7 @@ func (v *validator) cis27(c *checks, ca fileState) {
 		}
 		if same {
 			c.add(CheckCIS27, path, Warn, fmt.Sprintf("the etcd CA %s is the Kubernetes CA %s, so every certificate the cluster CA signs can reach etcd (CIS 2.7)", path, k8s),
-				"use a dedicated etcd CA: let the wizard generate one (ReplaceCA), which re-issues the etcd certificates")
+				"use a dedicated etcd CA: let the wizard generate one, which re-issues the etcd certificates")
 			return
 		}
 	}

@@ -135,7 +135,7 @@ func TestValidateFailures(t *testing.T) {
 			ca := Find(e.pairs, PairCA)
 			writeFile(t, ca.Cert.Path, certPEM(c), 0o644)
 			writeFile(t, ca.Key.Path, keyPEM(t, k), 0o600)
-		}, PairCA, CheckIsCA, Fail, []string{"ca.crt is not a CA certificate (CA:FALSE, no keyCertSign key usage)", "let the wizard make a new etcd CA (ReplaceCA)"}},
+		}, PairCA, CheckIsCA, Fail, []string{"ca.crt is not a CA certificate (CA:FALSE, no keyCertSign key usage)", "let the wizard make a new etcd CA"}},
 		{"key mode 0644", func(t *testing.T, e env) {
 			if err := os.Chmod(server(e).Key.Path, 0o644); err != nil {
 				t.Fatal(err)
@@ -157,7 +157,7 @@ func TestValidateFailures(t *testing.T) {
 			if err := os.Remove(Find(e.pairs, PairCA).Key.Path); err != nil {
 				t.Fatal(err)
 			}
-		}, PairCA, CheckFile, Warn, []string{"the etcd CA key", "ca.key does not exist", "ReplaceCA"}},
+		}, PairCA, CheckFile, Warn, []string{"the etcd CA key", "ca.key does not exist", "let the wizard generate a new etcd CA"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

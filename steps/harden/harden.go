@@ -191,6 +191,7 @@ func PlanCerts(p *plan.Plan, s *discover.State, o Options) (*CertsResult, error)
 		g := certs.GenOptions{NodeName: o.NodeName, AdvertiseIP: o.AdvertiseIP, KeyType: o.KeyType, Now: o.Now}
 		if o.Certs == CertsGenerate {
 			g.Renew = leafPairs
+			g.ReplaceCA = certs.CAUnusable(pairs, cr.Before)
 		}
 		gen, err := certs.Generate(p, s, pairs, g)
 		if err != nil {

@@ -247,7 +247,7 @@ func (p *Step) generate(s *step.Session) tea.Cmd {
 		o := dcerts.GenOptions{NodeName: a.nodeName, AdvertiseIP: a.advertiseIP, KeyType: a.keyType, Now: at}
 		if a.mode == ModeGenerate {
 			o.Renew = []string{dcerts.PairServer, dcerts.PairPeer, dcerts.PairHealthcheck, dcerts.PairAPIServer}
-			o.ReplaceCA = caUnusable(pairs, g.checks)
+			o.ReplaceCA = dcerts.CAUnusable(pairs, g.checks)
 		}
 		g.gen, g.err = dcerts.Generate(scratch, st, pairs, o)
 		if g.err == nil {
@@ -259,18 +259,6 @@ func (p *Step) generate(s *step.Session) tea.Cmd {
 
 // caUnusable reports whether the etcd CA cannot sign: a check of it fails, or its key
 // is not there (only a warning while nothing needs signing).
-func caUnusable(pairs []dcerts.Pair, checks []dcerts.Check) bool {
-	ca := dcerts.Find(pairs, dcerts.PairCA)
-	for _, c := range checks {
-		if c.Pair != dcerts.PairCA {
-			continue
-		}
-		if c.Status == dcerts.Fail || c.Name == dcerts.CheckFile && ca != nil && c.Path == ca.Key.Path && c.Status != dcerts.Pass {
-			return true
-		}
-	}
-	return false
-}
 
 func (p *Step) onGenerated(s *step.Session, g *generated) tea.Cmd {
 	p.working = false

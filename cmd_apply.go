@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/steps/rollout"
+	"github.com/etcd-harden/etcd-harden/ui"
+)
+
+// applyOptions are apply's own flags.
+type applyOptions struct {
+	dir     string
+	timeout time.Duration
+	yes     bool
+}
+
+func newApplyCmd(g *globalOptions) *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply --plan DIR",
+		Short: "Apply a reviewed plan: backups, an etcd health check, rollback on failure",
+		Long: `apply writes the plan that 'etcd-harden plan --out DIR' saved, exactly as it was reviewed.
+It refuses a plan whose files changed on the node since it was made.
+
+It backs up every file it replaces under <root>/var/lib/etcd-harden/backups, writes the new
+files first, then etcd.yaml, and waits until etcd answers over its new TLS with the client
+certificate kube-apiserver will use; only then does it write kube-apiserver.yaml. When etcd
+does not answer within --timeout, every file is put back byte for byte and the old etcd is
+waited for again. It exits 1 when the plan could not be applied.`,
+		Example: `  etcd-harden plan --out ./harden-plan
+  etcd-harden apply --plan ./harden-plan
+  etcd-harden apply --plan ./harden-plan --yes --timeout 5m   # no prompt, e.g. from Ansible`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runApply(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "plan", "", "Plan folder written by 'etcd-harden plan --out DIR' (required)")
+	f.DurationVar(&o.timeout, "timeout", rollout.DefaultTimeout, "How long etcd may take to answer after etcd.yaml changes")
+	f.BoolVarP(&o.yes, "yes", "y", false, "Apply without asking (needed when stdin is not a terminal)")
+	return cmd
+}
+
+func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reader, out, errOut io.Writer) error {
+	if o.dir == "" {
+		return &usageError{errors.New("--plan DIR is required: the folder that 'etcd-harden plan --out DIR' wrote")}
+	}
+	if o.timeout <= 0 {
+		return &usageError{fmt.Errorf("--timeout %s: give a positive duration such as 2m", o.timeout)}
+	}
+	if err := g.resolve(); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
+		return &usageError{fmt.Errorf("--plan %s: no such folder; write a plan first with 'etcd-harden plan --out %s'", o.dir, o.dir)}
+	}
+	p, err := harden.ReadOut(o.dir, g.root)
+	if errors.Is(err, plan.ErrStale) {
+		return fmt.Errorf("%w\nThe node changed since the plan was made, so it is not what you reviewed: plan again with 'etcd-harden plan --out DIR', review it, then apply the new one. Nothing was written", err)
+	}
+	if err != nil {
+		return err
+	}
+	if p.Empty() {
+		_, err := fmt.Fprintf(out, "The plan in %s changes nothing under %s.\n", o.dir, g.root)
+		return err
+	}
+	if !o.yes && !isTerminal(in) {
+		return &usageError{errors.New("apply changes files on the node and asks first; stdin is not a terminal, so pass --yes to apply without asking")}
+	}
+	printPlanFiles(out, p, g.root)
+	if !o.yes {
+		ok, err := confirm(in, out, "Apply these changes? [y/N] ")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(out, "Nothing was written.")
+			return ui.ErrAborted
+		}
+	}
+	line := newProgressLine(errOut, isTerminal(errOut))
+	rep, err := rollout.Apply(ctx, p, g.root, rollout.Options{Layout: g.layout(), Timeout: o.timeout}, line.event)
+	line.stop()
+	if err != nil {
+		return err
+	}
+	return printApplied(out, rep, g.root)
+}
+
+// printPlanFiles lists what the plan writes.
+func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
+	fmt.Fprintf(w, "The plan changes %d files under %s:\n", len(p.Changes), root)
+	for _, d := range p.FileDiffs() {
+		kind := "edit  "
+		if d.New {
+			kind = "create"
+		}
+		extra := fmt.Sprintf("+%d -%d", d.Added, d.Removed)
+		if d.Secret {
+			extra = "secret, content not shown"
+		}
+		fmt.Fprintf(w, "  %s %04o %s (%s)\n", kind, d.Mode.Perm(), d.Path, extra)
+	}
+}
+
+// confirm asks question on out and reads a yes or no from in.
+func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprint(out, question)
+	answer, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+func printApplied(w io.Writer, rep *rollout.Report, root string) error {
+	fmt.Fprintf(w, "Applied: %d files written in %s.\n", len(rep.Written), rep.Elapsed.Round(100*time.Millisecond))
+	if rep.Etcd.Endpoint != "" {
+		fmt.Fprintf(w, "etcd %s answers on %s with %s (after %s).\n", rep.Health.Version, rep.Etcd.Endpoint, rep.Etcd.CertFile, rep.Waited.Round(100*time.Millisecond))
+	}
+	if rep.Backup != nil {
+		fmt.Fprintf(w, "Backup of the replaced files: %s\n", rep.Backup.Dir)
+		fmt.Fprintf(w, "To undo:  %s\n", rollbackCommand(root, rep.Backup.Dir))
+	}
+	return nil
+}
+
+// rollbackCommand is the command that puts backup back.
+func rollbackCommand(root, backup string) string {
+	if root == "/" {
+		return "etcd-harden rollback " + backup
+	}
+	return fmt.Sprintf("etcd-harden rollback --root %s %s", root, backup)
+}
+
+// progressLine shows rollout events on stderr: on a terminal one line redrawn with a
+// spinner and the elapsed time, else one line per change of what is happening.
+type progressLine struct {
+	w     io.Writer
+	tty   bool
+	start time.Time
+
+	mu   sync.Mutex
+	last rollout.Event
+	said string
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func newProgressLine(w io.Writer, tty bool) *progressLine {
+	l := &progressLine{w: w, tty: tty, start: time.Now(), done: make(chan struct{})}
+	if tty {
+		l.wg.Add(1)
+		go l.spin()
+	}
+	return l
+}
+
+func (l *progressLine) event(e rollout.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = e
+	if l.tty {
+		return
+	}
+	text := describe(e)
+	if text == l.said {
+		return // the same problem again while waiting
+	}
+	l.said = text
+	fmt.Fprintf(l.w, "[%5.1fs] %s\n", e.Elapsed.Seconds(), text)
+}
+
+func (l *progressLine) spin() {
+	defer l.wg.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-l.done:
+			fmt.Fprint(l.w, "\r\033[K")
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		text := describe(l.last)
+		l.mu.Unlock()
+		if len(text) > 100 {
+			text = text[:97] + "..."
+		}
+		fmt.Fprintf(l.w, "\r\033[K%s %5.1fs %s", spinnerFrames[i%len(spinnerFrames)], time.Since(l.start).Seconds(), text)
+	}
+}
+
+func (l *progressLine) stop() {
+	close(l.done)
+	l.wg.Wait()
+}
+
+// describe is an event as one line.
+func describe(e rollout.Event) string {
+	parts := []string{string(e.Phase)}
+	if e.Path != "" {
+		parts = append(parts, e.Path)
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	return strings.Join(parts, ": ")
+}

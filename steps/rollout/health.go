@@ -1,0 +1,209 @@
+package rollout
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// ErrUnhealthy is wrapped by Wait's error when etcd did not answer in time.
+var ErrUnhealthy = errors.New("etcd did not answer")
+
+// ErrNotRestarted is the check's error while the etcd that answers is still the
+// process that ran before the change (the kubelet has not restarted it yet).
+var ErrNotRestarted = errors.New("etcd has not restarted yet")
+
+// tryTimeout bounds one try of a check.
+const tryTimeout = 3 * time.Second
+
+// Health is what one successful check saw.
+type Health struct {
+	// MemberID is the answering member; Members is the member count of the cluster.
+	MemberID uint64
+	Members  int
+	// Version is the server's version.
+	Version string
+	// Started is when the etcd process started, read from its metrics; zero when the
+	// metrics could not be read.
+	Started time.Time
+}
+
+// Check asks the etcd at t once whether it is healthy: a TCP connection (and the TLS
+// handshake over https, so that a refused certificate is named), the member list,
+// the endpoint's status (no alarms) and a linearizable Get of the "health" key, as
+// etcd's own /health does.
+func Check(ctx context.Context, t Target) (Health, error) {
+	ctx, cancel := context.WithTimeout(ctx, tryTimeout)
+	defer cancel()
+	var tlsCfg *tls.Config
+	if t.TLS() {
+		cfg, err := transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile}.ClientConfig()
+		if err != nil {
+			return Health{}, fmt.Errorf("client TLS from %s, %s and %s: %w", t.CertFile, t.KeyFile, t.CAFile, err)
+		}
+		tlsCfg = cfg
+	}
+	if err := dial(ctx, t.Endpoint, tlsCfg); err != nil {
+		return Health{}, err
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{t.Endpoint}, TLS: tlsCfg, DialTimeout: tryTimeout,
+		Logger: zap.NewNop(), Context: ctx,
+	})
+	if err != nil {
+		return Health{}, fmt.Errorf("connect: %w", err)
+	}
+	defer c.Close()
+	members, err := c.MemberList(ctx)
+	if err != nil {
+		return Health{}, fmt.Errorf("member list: %w", err)
+	}
+	st, err := c.Status(ctx, t.Endpoint)
+	if err != nil {
+		return Health{}, fmt.Errorf("status: %w", err)
+	}
+	if len(st.Errors) > 0 {
+		return Health{}, fmt.Errorf("status reports %s", strings.Join(st.Errors, "; "))
+	}
+	if _, err := c.Get(ctx, "health"); err != nil {
+		return Health{}, fmt.Errorf("linearizable read: %w", err)
+	}
+	h := Health{MemberID: st.Header.GetMemberId(), Members: len(members.Members), Version: st.Version}
+	h.Started, _ = startTime(ctx, t.MetricsURL, tlsCfg)
+	return h, nil
+}
+
+// dial opens a connection to endpoint's host and, with cfg, completes the TLS handshake
+// and waits briefly for an alert: with TLS 1.3 a refused client certificate only shows
+// after the client's side of the handshake is done.
+func dial(ctx context.Context, endpoint string, cfg *tls.Config) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint %q: %w", endpoint, err)
+	}
+	d := &net.Dialer{Timeout: time.Second}
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if cfg == nil {
+		return nil
+	}
+	cfg = cfg.Clone()
+	cfg.ServerName = u.Hostname()
+	tc := tls.Client(conn, cfg)
+	_ = tc.SetDeadline(time.Now().Add(time.Second))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	_ = tc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	var one [1]byte
+	if _, err := tc.Read(one[:]); err != nil {
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return fmt.Errorf("TLS: %w", err)
+		}
+	}
+	return nil
+}
+
+// startTime reads process_start_time_seconds from etcd's /metrics.
+func startTime(ctx context.Context, metricsURL string, cfg *tls.Config) (time.Time, error) {
+	if metricsURL == "" {
+		return time.Time{}, errors.New("no metrics URL")
+	}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(metricsURL, "/")+"/metrics", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return time.Time{}, fmt.Errorf("GET %s: %s", req.URL, resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_start_time_seconds "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return time.Time{}, err
+			}
+			sec := int64(f)
+			return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return time.Time{}, err
+	}
+	return time.Time{}, errors.New("no process_start_time_seconds in " + req.URL.String())
+}
+
+// WaitOptions tune Wait.
+type WaitOptions struct {
+	// Timeout is how long etcd may take to answer (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Interval is the pause between tries (DefaultInterval when zero).
+	Interval time.Duration
+	// Replaces is the start time of the etcd process that must be gone: an etcd that
+	// answers with this start time has not been restarted yet. Zero skips the check.
+	Replaces time.Time
+	// Progress is called after each failed try with the time waited and the error.
+	Progress func(elapsed time.Duration, err error)
+}
+
+// Defaults of WaitOptions and Options.
+const (
+	DefaultTimeout  = 2 * time.Minute
+	DefaultInterval = 500 * time.Millisecond
+)
+
+// Wait checks the etcd at t every interval until a check passes, the timeout passes
+// (an error wrapping ErrUnhealthy with the last problem seen) or ctx ends.
+func Wait(ctx context.Context, t Target, o WaitOptions) (Health, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	start := time.Now()
+	deadline := time.NewTimer(o.Timeout)
+	defer deadline.Stop()
+	for {
+		h, err := Check(ctx, t)
+		if err == nil && !o.Replaces.IsZero() && h.Started.Equal(o.Replaces) {
+			err = fmt.Errorf("%w: the etcd answering on %s started at %s, before the change", ErrNotRestarted, t.Endpoint, o.Replaces.Format(time.TimeOnly))
+		}
+		if err == nil {
+			return h, nil
+		}
+		if o.Progress != nil {
+			o.Progress(time.Since(start), err)
+		}
+		select {
+		case <-ctx.Done():
+			return Health{}, fmt.Errorf("%w on %s: stopped after %s (%w); last problem: %v", ErrUnhealthy, t, time.Since(start).Round(time.Second), ctx.Err(), err)
+		case <-deadline.C:
+			return Health{}, fmt.Errorf("%w on %s within %s; last problem: %w", ErrUnhealthy, t, o.Timeout, err)
+		case <-time.After(o.Interval):
+		}
+	}
+}
