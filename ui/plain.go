@@ -43,7 +43,15 @@ func (p Plain) Run(ctx context.Context, s *step.Session, defs []step.Def) error 
 	return nil
 }
 
-func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) error {
+func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) (err error) {
+	if c, ok := st.(step.Canceler); ok {
+		// Stopped half way (Ctrl-C): the step's work stops cleanly before we return.
+		defer func() {
+			if err != nil {
+				c.Cancel()
+			}
+		}()
+	}
 	var failed *render.Error
 	update := func(msg tea.Msg) tea.Cmd {
 		if e, ok := msg.(step.ErrorMsg); ok {
@@ -57,7 +65,7 @@ func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) error
 	}
 	if asker, ok := st.(step.Prompter); ok && failed == nil {
 		if form := asker.Form(s); form != nil {
-			err := form.WithAccessible(true).WithInput(p.In).WithOutput(p.Out).RunWithContext(ctx)
+			err := form.WithAccessible(true).WithInput(oneByte{p.In}).WithOutput(p.Out).RunWithContext(ctx)
 			if errors.Is(err, huh.ErrUserAborted) || ctx.Err() != nil {
 				return ErrAborted
 			}
@@ -107,4 +115,16 @@ func drive(ctx context.Context, cmd tea.Cmd, update func(tea.Msg) tea.Cmd) error
 		}
 	}
 	return nil
+}
+
+// oneByte hands its reader over one byte at a time. huh's accessible mode reads each
+// answer with a new bufio.Scanner, which on piped input would swallow the answers to
+// the questions after it.
+type oneByte struct{ r io.Reader }
+
+func (o oneByte) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return o.r.Read(p[:1])
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
-	"github.com/etcd-harden/etcd-harden/ui/summary"
 )
 
 // Options say where the wizard runs and how it draws.
@@ -47,20 +46,22 @@ func Run(ctx context.Context, o Options) error {
 	}
 	s := NewSession(o.Layout, steps)
 	if o.Lab != nil {
-		s.Values[summary.LabKey] = o.Lab
+		s.Values[step.ValueLab] = o.Lab
 	}
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}
 	shell := NewShell(s, steps, o.Theme)
 	final, err := tea.NewProgram(shell, tea.WithContext(ctx), tea.WithInput(o.In), tea.WithOutput(o.Out)).Run()
+	// Whatever ended the program, running work stops cleanly before we return.
+	shell.Cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ErrAborted
 		}
 		return fmt.Errorf("terminal UI: %w", err)
 	}
-	if final.(*Shell).Aborted() {
+	if final.(*Shell).Aborted() || ctx.Err() != nil {
 		return ErrAborted
 	}
 	return nil

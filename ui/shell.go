@@ -95,7 +95,13 @@ func (m *Shell) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.step().Update(m.session, msg)
 	case tea.BackgroundColorMsg:
 		m.setDark(msg.IsDark())
-		return m, nil
+		var cmds []tea.Cmd
+		for _, st := range m.steps {
+			if st != nil {
+				cmds = append(cmds, st.Update(m.session, msg))
+			}
+		}
+		return m, tea.Batch(cmds...)
 	case step.ErrorMsg:
 		m.err = &msg.Err
 		return m, nil
@@ -262,6 +268,16 @@ func (m *Shell) bindings() []key.Binding {
 		bs = append(bs, keys.Back)
 	}
 	return append(bs, keys.Quit)
+}
+
+// Cancel stops the work of every step that has some running, and waits for each to
+// clean up. Run calls it when the program ends.
+func (m *Shell) Cancel() {
+	for _, st := range m.steps {
+		if c, ok := st.(step.Canceler); ok {
+			c.Cancel()
+		}
+	}
 }
 
 // Aborted reports whether the user quit before the end.

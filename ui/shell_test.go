@@ -226,7 +226,7 @@ func TestShellProgram(t *testing.T) {
 func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
 	var out bytes.Buffer
 	err := Plain{R: plain.New(), Out: &out}.Run(context.Background(),
-		&step.Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")}, DefaultSteps())
+		&step.Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")}, DefaultSteps()[:1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
 func TestRunPlainReportsBadManifest(t *testing.T) {
 	var out bytes.Buffer
 	err := Plain{R: plain.New(), Out: &out}.Run(context.Background(),
-		&step.Session{Layout: discover.Defaults(t.TempDir(), "", "")}, DefaultSteps())
+		&step.Session{Layout: discover.Defaults(t.TempDir(), "", "")}, DefaultSteps()[:1])
 	var shown *ShownError
 	if !errors.As(err, &shown) {
 		t.Fatalf("err = %v, want a ShownError", err)

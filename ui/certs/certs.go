@@ -17,6 +17,7 @@ import (
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -300,6 +301,8 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		return nil
 	}
 	p.ok = true
+	s.Put(step.ValueCerts, &harden.CertsResult{Mode: harden.CertsMode(p.a.mode), Pairs: g.pairs, Generated: g.gen,
+		Before: g.checks, After: p.planned})
 	if s.Answers == nil {
 		s.Answers = map[string]string{}
 	}

@@ -38,16 +38,13 @@ const (
 	ActionNone  = "none"
 )
 
-// Result is what the step did, kept in the session under ResultKey for the summary.
+// Result is what the step did, kept in the session under step.ValueReview for the summary.
 type Result struct {
 	Action    string
 	BackupDir string // after apply
 	SavedDir  string // after save
 	Written   []plan.FileDiff
 }
-
-// ResultKey is the session value that holds the step's *Result.
-const ResultKey = "review"
 
 // Apply writes the plan under root with backups and a health check; it returns the
 // backup folder. progress gets one line per phase.
@@ -77,6 +74,7 @@ type Step struct {
 	phase   string
 	spin    spinner.Model
 	cancel  context.CancelFunc
+	stopped chan struct{} // closed when a running apply has finished or rolled back
 	result  *Result
 	err     error
 }
@@ -141,7 +139,7 @@ func (m *Step) act(s *step.Session) tea.Cmd {
 	switch m.action {
 	case ActionNone:
 		m.result = &Result{Action: ActionNone}
-		s.Values[ResultKey] = m.result
+		s.Put(step.ValueReview, m.result)
 		return nil
 	case ActionSave:
 		dir := m.dir
@@ -158,8 +156,15 @@ func (m *Step) act(s *step.Session) tea.Cmd {
 		m.cancel, m.running, m.started, m.phase = cancel, true, time.Now(), "starting"
 		lines := make(chan string, 16)
 		done := make(chan doneMsg, 1)
+		m.stopped = make(chan struct{})
 		go func() {
-			backup, err := m.apply(ctx, s, func(l string) { lines <- l })
+			defer close(m.stopped)
+			backup, err := m.apply(ctx, s, func(l string) {
+				select {
+				case lines <- l:
+				default: // the screen only needs the latest phase
+				}
+			})
 			close(lines)
 			done <- doneMsg{result: &Result{Action: ActionApply, BackupDir: backup, Written: m.diffs}, err: err}
 		}()
@@ -197,7 +202,7 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 			return step.Fail(msg.err, "the files were put back from the backup; fix the cause and apply again, or save the plan")
 		}
 		m.result = msg.result
-		s.Values[ResultKey] = m.result
+		s.Put(step.ValueReview, m.result)
 		return nil
 	case spinner.TickMsg:
 		if !m.running {
@@ -325,6 +330,18 @@ func (m *Step) resultView(f step.Frame) string {
 		}, f.Width)
 	}
 	return "Nothing was written."
+}
+
+// Cancel implements step.Canceler: it stops a running apply, which puts the files back
+// from the backup, and returns once that is done, so quitting never leaves a half-applied
+// node.
+func (m *Step) Cancel() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.stopped != nil {
+		<-m.stopped
+	}
 }
 
 // Ready implements step.Step: the user may go on once the plan was applied, saved or

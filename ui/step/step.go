@@ -39,6 +39,14 @@ type Session struct {
 	planners map[string]Planner
 }
 
+// Keys of Session.Values that steps hand to later steps.
+const (
+	ValueLab        = "lab"        // *lab.Lab, when the wizard runs in the lab
+	ValueEncryption = "encryption" // *encryption.Result of the encryption step
+	ValueCerts      = "certs"      // *harden.CertsResult of the certificates step
+	ValueReview     = "review"     // *review.Result: what the review step did
+)
+
 // Planner adds one step's changes to a plan. It must give the same changes for the same
 // answers (a generated key is made once, outside the planner), so the plan can be rebuilt.
 type Planner func(p *plan.Plan) error
@@ -47,6 +55,9 @@ type Planner func(p *plan.Plan) error
 // scratch, running every step's planner in wizard order. Going back and changing an
 // answer therefore leaves no trace of the old answer in the plan; a later step that
 // edits the same file starts from the earlier step's result.
+//
+// When a planner fails, the step's planner is removed, the plan is rebuilt without it
+// and the error returned: one failing step never blocks the others.
 func (s *Session) SetPlanner(name string, fn Planner) error {
 	if s.planners == nil {
 		s.planners = map[string]Planner{}
@@ -56,22 +67,42 @@ func (s *Session) SetPlanner(name string, fn Planner) error {
 	} else {
 		s.planners[name] = fn
 	}
+	p, err := s.rebuild()
+	if err != nil {
+		delete(s.planners, name)
+		if p, err2 := s.rebuild(); err2 == nil {
+			s.Plan = p
+		}
+		return err
+	}
+	s.Plan = p
+	return nil
+}
+
+func (s *Session) rebuild() (*plan.Plan, error) {
 	p := plan.New(s.Layout.Root)
 	for _, n := range s.Order {
 		if f := s.planners[n]; f != nil {
 			if err := f(p); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	s.Plan = p
-	return nil
+	return p, nil
 }
 
 // EtcdClient is how to reach etcd: etcdctl's --endpoints --cacert --cert --key.
 type EtcdClient struct {
 	Endpoints         []string
 	CACert, Cert, Key string
+}
+
+// Put hands v to later steps under key (one of the Value* keys).
+func (s *Session) Put(key string, v any) {
+	if s.Values == nil {
+		s.Values = map[string]any{}
+	}
+	s.Values[key] = v
 }
 
 // Answer returns the prefilled answer for key.
@@ -118,6 +149,12 @@ type Scroller interface {
 // every key but ctrl+c: the shell's own keys (enter, b, q) would otherwise steal them.
 type Capturer interface {
 	CapturesKeys() bool
+}
+
+// Canceler is a step with work that must stop cleanly when the wizard ends early (an
+// apply rolls back, a snapshot removes its partial file). Cancel returns once it has.
+type Canceler interface {
+	Cancel()
 }
 
 // Prompter is a step that asks questions with a huh form. In the terminal UI the step

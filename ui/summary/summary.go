@@ -23,12 +23,6 @@ import (
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
-// EncryptionKey is the session value holding the encryption step's *encryption.Result.
-const EncryptionKey = "encryption"
-
-// LabKey is the session value holding the *lab.Lab when the wizard runs in the lab.
-const LabKey = "lab"
-
 // AnswerRewrite is the answer key that runs the lab's Secret rewrite ("true").
 const AnswerRewrite = "summary.rewrite"
 
@@ -66,7 +60,7 @@ func (m *Step) Intro() string { return "What was written, and what is left to yo
 func (m *Step) Init(s *step.Session) tea.Cmd {
 	m.root = s.Layout.Root
 	m.summary = Build(s, time.Now())
-	m.lab, _ = s.Values[LabKey].(*lab.Lab)
+	m.lab, _ = s.Values[step.ValueLab].(*lab.Lab)
 	if v, _ := s.Answer(AnswerRewrite); v == "true" && m.canRewrite(s) {
 		return m.startRewrite()
 	}
@@ -76,7 +70,7 @@ func (m *Step) Init(s *step.Session) tea.Cmd {
 // Build gathers the summary from what the earlier steps left in the session.
 func Build(s *step.Session, now time.Time) render.Summary {
 	sum := render.Summary{Title: "Nothing was written"}
-	res, _ := s.Values[review.ResultKey].(*review.Result)
+	res, _ := s.Values[step.ValueReview].(*review.Result)
 	if res != nil {
 		switch res.Action {
 		case review.ActionApply:
@@ -102,7 +96,7 @@ func todo(s *step.Session, res *review.Result, now time.Time) []string {
 		out = append(out, "Review changes.patch and REVIEW.md, then run etcd-harden apply --plan "+res.SavedDir+" (or apply the patch and copy secrets/ into place).")
 	}
 	out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
-	if enc, ok := s.Values[EncryptionKey].(*encryption.Result); ok && enc != nil {
+	if enc, ok := s.Values[step.ValueEncryption].(*encryption.Result); ok && enc != nil {
 		out = append(out, enc.RemainingSteps...)
 		if enc.Action != encryption.ActionKept && enc.Provider != encryption.KMS {
 			out = append(out, "Back up the encryption config ("+enc.ConfigPath+") offsite, apart from etcd snapshots: without the key a snapshot's Secrets cannot be read.")
@@ -135,7 +129,7 @@ func nextExpiry(s *step.Session, now time.Time) (time.Time, string, bool) {
 
 // canRewrite: the lab stands in for kube-apiserver once the encryption config is live.
 func (m *Step) canRewrite(s *step.Session) bool {
-	res, _ := s.Values[review.ResultKey].(*review.Result)
+	res, _ := s.Values[step.ValueReview].(*review.Result)
 	return m.lab != nil && res != nil && res.Action == review.ActionApply
 }
 

@@ -1,0 +1,208 @@
+package backup
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"charm.land/huh/v2"
+
+	"github.com/etcd-harden/etcd-harden/ui/step"
+)
+
+// Answer keys of the backup step.
+const (
+	// KeyDest is the folder snapshots go to: an absolute host path. Default
+	// <root>/var/backups/etcd. It is made (mode 0700) when missing.
+	KeyDest = "backup.dest"
+	// KeySchedule is which schedule to show: none, cronjob, systemd or both. Default none.
+	KeySchedule = "backup.schedule"
+	// KeyKeep is how many snapshots the schedule keeps: an integer from 1 to 1000.
+	// Default 7. Asked only with a schedule.
+	KeyKeep = "backup.keep"
+	// KeyWrite is true to write the schedule files into backup.dest after a passing test,
+	// false to only show them. Default false. Asked only with a schedule.
+	KeyWrite = "backup.write"
+	// KeySkip is true to skip the step (no test snapshot), e.g. when etcd is not
+	// reachable from where the wizard runs. Default false; never asked.
+	KeySkip = "backup.skip"
+)
+
+// AnswerKeys are the backup step's answer keys, for the answers file; see the Key*
+// constants for each key's values.
+var AnswerKeys = []string{KeyDest, KeySchedule, KeyKeep, KeyWrite, KeySkip}
+
+// Schedules are the values of backup.schedule.
+var Schedules = []string{"none", "cronjob", "systemd", "both"}
+
+// DefaultKeep is how many snapshots a schedule keeps unless backup.keep says otherwise.
+const DefaultKeep = 7
+
+// answers are the step's answers, with which of them are known.
+type answers struct {
+	dest     string
+	schedule string
+	keepText string // the form edits text; keep is parsed from it
+	keep     int
+	write    bool
+	skip     bool
+
+	hasDest, hasSchedule, hasKeep, hasWrite bool
+}
+
+// DefaultDest is where snapshots go unless backup.dest says otherwise.
+func DefaultDest(s *step.Session) string {
+	return filepath.Join(s.Layout.Root, "var", "backups", "etcd")
+}
+
+// readAnswers takes the prefilled answers of s; a bad value is an error naming its key.
+func readAnswers(s *step.Session) (answers, error) {
+	a := answers{dest: DefaultDest(s), schedule: "none", keep: DefaultKeep, keepText: strconv.Itoa(DefaultKeep)}
+	if v, ok := s.Answer(KeySkip); ok {
+		b, err := parseBool(KeySkip, v)
+		if err != nil {
+			return a, err
+		}
+		a.skip = b
+	}
+	if v, ok := s.Answer(KeyDest); ok {
+		if err := validDest(v); err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeyDest, v, err)
+		}
+		a.dest, a.hasDest = filepath.Clean(v), true
+	}
+	if v, ok := s.Answer(KeySchedule); ok {
+		if err := validSchedule(v); err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeySchedule, v, err)
+		}
+		a.schedule, a.hasSchedule = v, true
+	}
+	if v, ok := s.Answer(KeyKeep); ok {
+		n, err := parseKeep(v)
+		if err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeyKeep, v, err)
+		}
+		a.keep, a.keepText, a.hasKeep = n, v, true
+	}
+	if v, ok := s.Answer(KeyWrite); ok {
+		b, err := parseBool(KeyWrite, v)
+		if err != nil {
+			return a, err
+		}
+		a.write, a.hasWrite = b, true
+	}
+	return a, nil
+}
+
+// complete reports whether every answer the test needs is known.
+func (a answers) complete() bool {
+	if a.skip {
+		return true
+	}
+	if !a.hasDest || !a.hasSchedule {
+		return false
+	}
+	return a.schedule == "none" || (a.hasKeep && a.hasWrite)
+}
+
+// settle marks every answer known after a form ran, and parses keep.
+func (a *answers) settle() error {
+	if err := validDest(a.dest); err != nil {
+		return fmt.Errorf("%s %q: %w", KeyDest, a.dest, err)
+	}
+	n, err := parseKeep(a.keepText)
+	if err != nil {
+		return fmt.Errorf("%s %q: %w", KeyKeep, a.keepText, err)
+	}
+	a.dest, a.keep = filepath.Clean(a.dest), n
+	a.hasDest, a.hasSchedule, a.hasKeep, a.hasWrite = true, true, true, true
+	return nil
+}
+
+// form asks the questions whose answers are unknown (all of them when all is true); nil
+// when there are none. The fields write into a, so the same form serves the terminal UI
+// and the plain driver, which runs it accessibly.
+func (a *answers) form(all bool) *huh.Form {
+	var first, sched []huh.Field
+	if all || !a.hasDest {
+		first = append(first, huh.NewInput().Key(KeyDest).
+			Title("Where should snapshots go?").
+			Description("A folder on this node, outside etcd's data dir; made with mode 0700 when missing.").
+			Value(&a.dest).Validate(validDest))
+	}
+	if all || !a.hasSchedule {
+		first = append(first, huh.NewSelect[string]().Key(KeySchedule).
+			Title("Show a schedule for regular snapshots?").
+			Description("Files to copy: they run etcdctl, so they work without etcd-harden.").
+			Options(
+				huh.NewOption("No", "none"),
+				huh.NewOption("Kubernetes CronJob", "cronjob"),
+				huh.NewOption("systemd service and timer", "systemd"),
+				huh.NewOption("Both", "both"),
+			).Value(&a.schedule))
+	}
+	if all || !a.hasSchedule || a.schedule != "none" {
+		if all || !a.hasKeep {
+			sched = append(sched, huh.NewInput().Key(KeyKeep).
+				Title("How many snapshots should the schedule keep?").
+				Description("The oldest are removed after each new one (only with a schedule).").
+				Value(&a.keepText).Validate(func(v string) error { _, err := parseKeep(v); return err }))
+		}
+		if all || !a.hasWrite {
+			sched = append(sched, huh.NewConfirm().Key(KeyWrite).
+				Title("Write the schedule files into the destination folder?").
+				Description("No: only show them here (only with a schedule).").
+				Affirmative("Write").Negative("Only show").
+				Value(&a.write))
+		}
+	}
+	var groups []*huh.Group
+	if len(first) > 0 {
+		groups = append(groups, huh.NewGroup(first...))
+	}
+	if len(sched) > 0 {
+		groups = append(groups, huh.NewGroup(sched...).WithHideFunc(func() bool { return a.schedule == "none" }))
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	return huh.NewForm(groups...).WithShowHelp(true)
+}
+
+func validDest(v string) error {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return fmt.Errorf("give a folder")
+	case !filepath.IsAbs(v):
+		return fmt.Errorf("give an absolute folder, e.g. /var/backups/etcd")
+	}
+	return nil
+}
+
+func validSchedule(v string) error {
+	for _, s := range Schedules {
+		if v == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("use one of %s", strings.Join(Schedules, ", "))
+}
+
+func parseKeep(v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fmt.Errorf("give a whole number from 1 to 1000")
+	}
+	return n, nil
+}
+
+func parseBool(k, v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "yes", "y", "1":
+		return true, nil
+	case "false", "no", "n", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s %q: use true or false", k, v)
+}
