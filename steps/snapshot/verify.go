@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -62,7 +63,20 @@ type Verification struct {
 	Steps              []Step `json:"steps"`
 }
 
-// Verify checks a saved snapshot, stopping at the first failed step:
+// VerifyOptions are the optional inputs of VerifyWith.
+type VerifyOptions struct {
+	// Command makes the command that runs the bbolt checks in a child process, given
+	// the child's arguments (see RunVerifyChild). Default: SelfVerifyCommand, this
+	// executable's hidden VerifySubcommand. Tests point it at the test binary.
+	Command func(args []string) *exec.Cmd
+}
+
+// Verify is VerifyWith with the default options.
+func Verify(ctx context.Context, path string) (*Verification, error) {
+	return VerifyWith(ctx, path, VerifyOptions{})
+}
+
+// VerifyWith checks a saved snapshot, stopping at the first failed step:
 //   - the sha256 trailer (size % 512 == 32, last 32 bytes are the sha256 of the rest),
 //     streamed through a 1 MiB buffer;
 //   - a bbolt consistency check (Tx.Check on a read-only open);
@@ -71,9 +85,13 @@ type Verification struct {
 //     (CheckDest made sure there is room for a second copy; /tmp may be small), then the
 //     restored db opened read-only and its key count compared with Status's.
 //
+// The last three open the file with bbolt, which can fault on a damaged file in a way
+// no recover() catches, so they run in a child process (opts.Command); a child that
+// crashes while checking counts as a failed step (ErrCrashed). Cancelling ctx kills it.
+//
 // A snapshot that fails a step is renamed to <path>.corrupt and the error, which wraps
 // ErrCorrupt, says so. The Verification is returned in every case where the file existed.
-func Verify(ctx context.Context, path string) (*Verification, error) {
+func VerifyWith(ctx context.Context, path string, opts VerifyOptions) (*Verification, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w; pass the path of a saved snapshot", path, err)
@@ -82,56 +100,34 @@ func Verify(ctx context.Context, path string) (*Verification, error) {
 		return nil, fmt.Errorf("verify %s: not a regular file; pass the path of a saved snapshot", path)
 	}
 	v := &Verification{Path: path, Size: fi.Size(), StorageVersionText: NoStorageVersion}
-	lg := zap.NewNop()
-	var st etcdutl.Status
-	steps := []struct {
-		name string
-		run  func() (string, error)
-	}{
-		{VerifyTrailer, func() (string, error) { return checkTrailer(ctx, path, fi.Size()) }},
-		{VerifyBolt, func() (string, error) { return checkBolt(path) }},
-		{VerifyStatus, func() (msg string, err error) {
-			defer recoverInto(&err)
-			if st, err = etcdutl.NewV3(lg).Status(path); err != nil {
-				return "", err
-			}
-			v.Revision, v.TotalKeys, v.TotalSize, v.Hash = st.Revision, st.TotalKey, st.TotalSize, st.Hash
-			if st.Version != "" {
-				v.StorageVersion, v.StorageVersionText = st.Version, st.Version
-			}
-			return fmt.Sprintf("revision %d, %d keys, %s, storage version %s", st.Revision, st.TotalKey, HumanBytes(st.TotalSize), v.StorageVersionText), nil
-		}},
-		{VerifyRehearsal, func() (string, error) {
-			n, err := rehearse(lg, path)
-			v.RestoredKeys = n
-			if err != nil {
-				return "", err
-			}
-			if n != st.TotalKey {
-				return "", fmt.Errorf("the restored data dir holds %d keys, the snapshot's status says %d", n, st.TotalKey)
-			}
-			return fmt.Sprintf("restored into a temporary data dir and read back %d keys, as the status says", n), nil
-		}},
+	if err := ctx.Err(); err != nil {
+		return v, stopped(path, "before", VerifyTrailer, err)
 	}
-	for _, s := range steps {
-		if err := ctx.Err(); err != nil {
-			return v, fmt.Errorf("verify %s stopped before %s: %w; the file was left as it is, verify it again", path, s.name, err)
-		}
-		start := time.Now()
-		msg, err := s.run()
-		step := Step{Name: s.name, Status: StatusPass, Message: msg, Took: time.Since(start)}
-		if err != nil && ctx.Err() != nil {
-			return v, fmt.Errorf("verify %s stopped during %s: %w; the file was left as it is, verify it again", path, s.name, ctx.Err())
-		}
-		if err != nil {
-			step.Status, step.Message = StatusFail, err.Error()
-			v.Steps = append(v.Steps, step)
-			return v, markCorrupt(v, s.name, err)
-		}
+	start := time.Now()
+	msg, err := checkTrailer(ctx, path, fi.Size())
+	if err != nil && ctx.Err() != nil {
+		return v, stopped(path, "during", VerifyTrailer, ctx.Err())
+	}
+	step := Step{Name: VerifyTrailer, Status: StatusPass, Message: msg, Took: time.Since(start)}
+	if err != nil {
+		step.Status, step.Message = StatusFail, err.Error()
 		v.Steps = append(v.Steps, step)
+		return v, markCorrupt(v, VerifyTrailer, err)
+	}
+	v.Steps = append(v.Steps, step)
+	if err := ctx.Err(); err != nil {
+		return v, stopped(path, "before", VerifyBolt, err)
+	}
+	if err := verifyInChild(ctx, v, opts); err != nil {
+		return v, err
 	}
 	v.OK = true
 	return v, nil
+}
+
+// stopped is the error of a cancelled verify: the file stays where it is.
+func stopped(path, when, step string, err error) error {
+	return fmt.Errorf("verify %s stopped %s %s: %w; the file was left as it is, verify it again", path, when, step, err)
 }
 
 // markCorrupt renames the snapshot aside so nobody restores from it by mistake.
@@ -213,17 +209,12 @@ func checkBolt(path string) (msg string, err error) {
 	return fmt.Sprintf("bbolt check found no problems in %d pages", pages), nil
 }
 
-// rehearse restores the snapshot into a temporary folder beside it and counts the keys of
-// the restored db. The folder is removed afterwards.
-func rehearse(lg *zap.Logger, path string) (n int, err error) {
+// rehearse restores the snapshot into work/data, work being a folder beside the
+// snapshot that the parent made and removes, and counts the keys of the restored db.
+func rehearse(lg *zap.Logger, path, work string) (n int, err error) {
 	defer recoverInto(&err)
-	tmp, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".rehearsal-")
-	if err != nil {
-		return 0, fmt.Errorf("make a folder for the restore rehearsal: %w", err)
-	}
-	defer os.RemoveAll(tmp)
 	const peer = "http://127.0.0.1:2380"
-	dataDir := filepath.Join(tmp, "data")
+	dataDir := filepath.Join(work, "data")
 	err = etcdutl.NewV3(lg).Restore(etcdutl.RestoreConfig{
 		SnapshotPath:        path,
 		Name:                "rehearsal",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,24 +46,39 @@ func TestVerifyDamagedSnapshots(t *testing.T) {
 		{"one bit flipped", func(b []byte) []byte { b[len(b)/2] ^= 0x10; return b }, VerifyTrailer,
 			[]string{"the trailer says", "changed or damaged after etcd wrote it"}},
 		{"bbolt keys out of order, trailer rewritten", func(b []byte) []byte {
-			// A bbolt page is a header (id 8 bytes, flags 2, count 2, overflow 4; flags 0x02
-			// is a leaf) and then count elements of 16 bytes (flags, pos, ksize, vsize; the
-			// key is at the element's offset + pos). Raise the first key of every leaf so it
-			// sorts after the second: damage bbolt reports (retyping pages makes it panic in
-			// a goroutine nobody can recover).
-			le := binary.LittleEndian
-			for off := 2 * 4096; off+4096 <= len(b)-sha256.Size; off += 4096 {
-				if le.Uint16(b[off+8:]) != 0x02 || le.Uint16(b[off+10:]) < 2 {
-					continue
+			// Raise the first key of every leaf of etcd's key bucket so it sorts after
+			// the second: damage bbolt reports. Leaves of other buckets are left alone:
+			// a renamed bucket sends bbolt after pointers it then faults on.
+			forEachPage(b, func(off int, flags, count uint16) {
+				if flags != leafPage || count < 2 {
+					return
 				}
-				elem := off + 16
+				elem := off + pageHeader
 				pos, ksize := int(le.Uint32(b[elem+4:])), int(le.Uint32(b[elem+8:]))
-				for i := elem + pos; i < elem+pos+ksize && i < off+4096; i++ {
+				key := elem + pos
+				if ksize != 17 || key+ksize > off+pageSize || b[key+8] != '_' { // a revision: main, '_', sub
+					return
+				}
+				for i := key; i < key+ksize; i++ {
 					b[i] = 0xff
 				}
-			}
+			})
 			return withTrailer(b)
-		}, VerifyBolt, []string{"bbolt found 1 problem(s)", "needs to be >"}},
+		}, VerifyBolt, []string{"bbolt found 1 problem(s)", "on leaf page", "needs to be"}},
+		{"bbolt branch points past the end, trailer rewritten", func(b []byte) []byte {
+			// Point every child of every branch page 64 TiB past the start of the file:
+			// bbolt reads the page header there and faults (SIGSEGV), which kills the
+			// process that runs the check. It must be reported, not fatal to Verify.
+			forEachPage(b, func(off int, flags, count uint16) {
+				if flags != branchPage {
+					return
+				}
+				for i := range int(count) {
+					le.PutUint64(b[off+pageHeader+i*16+8:], 1<<34)
+				}
+			})
+			return withTrailer(b)
+		}, VerifyBolt, []string{"bbolt crashed while checking it", "fatal error: fault", "SIGSEGV", "go.etcd.io/bbolt"}},
 		{"not a snapshot at all", func(b []byte) []byte {
 			junk := make([]byte, 8192)
 			return withTrailer(append(junk, make([]byte, sha256.Size)...))
@@ -83,6 +99,9 @@ func TestVerifyDamagedSnapshots(t *testing.T) {
 			if v == nil || v.OK || v.CorruptPath != path+CorruptSuffix {
 				t.Fatalf("verification %+v", v)
 			}
+			if crashed := strings.Contains(tc.want[0], "crashed"); errors.Is(err, ErrCrashed) != crashed {
+				t.Fatalf("errors.Is(err, ErrCrashed) = %v, want %v", !crashed, crashed)
+			}
 			last := v.Steps[len(v.Steps)-1]
 			if last.Name != tc.step || last.Status != StatusFail {
 				t.Fatalf("last step %+v, want %s failed", last, tc.step)
@@ -93,6 +112,12 @@ func TestVerifyDamagedSnapshots(t *testing.T) {
 			t.Log(err)
 		})
 	}
+	t.Run("good snapshot after the crash", func(t *testing.T) {
+		v, err := Verify(ctx, res.Path)
+		if err != nil || !v.OK || len(v.Steps) != 4 || v.TotalKeys != 500 || v.RestoredKeys != 500 {
+			t.Fatalf("verification %+v: %v", v, err)
+		}
+	})
 	t.Run("missing file", func(t *testing.T) {
 		_, err := Verify(ctx, filepath.Join(t.TempDir(), "nope.db"))
 		assertContains(t, err, "nope.db", "no such file", "pass the path of a saved snapshot")
@@ -109,4 +134,34 @@ func TestVerifyDamagedSnapshots(t *testing.T) {
 			t.Fatal("a cancelled verify must not move the snapshot")
 		}
 	})
+}
+
+// The bbolt page layout the damage cases edit: a page is a header (id 8 bytes, flags 2,
+// count 2, overflow 4) and then count elements of 16 bytes. A leaf element is flags, pos,
+// ksize, vsize (uint32 each; the key is at the element's offset + pos); a branch element
+// is pos, ksize (uint32) and the child's page id (uint64).
+const (
+	pageSize   = 4096
+	pageHeader = 16
+	branchPage = 0x01
+	leafPage   = 0x02
+)
+
+var le = binary.LittleEndian
+
+// forEachPage calls fn for every page of a snapshot after the two meta pages whose
+// header names its own id, skipping overflow pages, which hold data, not headers.
+func forEachPage(b []byte, fn func(off int, flags, count uint16)) {
+	end := len(b) - sha256.Size
+	for id := 2; (id+1)*pageSize <= end; id++ {
+		off := id * pageSize
+		if le.Uint64(b[off:]) != uint64(id) {
+			continue
+		}
+		flags, count, overflow := le.Uint16(b[off+8:]), le.Uint16(b[off+10:]), le.Uint32(b[off+12:])
+		if pageHeader+int(count)*16 <= pageSize {
+			fn(off, flags, count)
+		}
+		id += int(overflow)
+	}
 }

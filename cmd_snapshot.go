@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/snapshot"
+	"github.com/etcd-harden/etcd-harden/ui/backup"
+)
+
+func newSnapshotCmd(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Take a snapshot of etcd and prove it restores",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	cmd.AddCommand(newSnapshotTestCmd(g))
+	return cmd
+}
+
+// errTimedOut marks a test stopped by --timeout.
+var errTimedOut = errors.New("the test did not finish within")
+
+// snapshotTestOptions are the flags of `snapshot test`.
+type snapshotTestOptions struct {
+	dest, output, name, schedule string
+	timeout                      time.Duration
+	keep                         int
+}
+
+func newSnapshotTestCmd(g *globalOptions) *cobra.Command {
+	o := &snapshotTestOptions{}
+	cmd := &cobra.Command{
+		Use:   "test --dest FOLDER",
+		Short: "Check a backup folder, take a snapshot into it and verify that it restores",
+		Long: `snapshot test checks the destination (made with mode 0700 when missing, private, writable,
+outside etcd's data dir, room for two snapshots), takes a snapshot of one etcd endpoint,
+then verifies it: the sha256 trailer etcd appends, a bbolt consistency check, its status
+(revision, key count, storage version) and a restore rehearsal into a temporary folder.
+
+The endpoint and TLS files come from --endpoints --cacert --cert --key (or ETCDCTL_*),
+else from the manifests under --root: a loopback --listen-client-urls of etcd.yaml and
+kube-apiserver.yaml's --etcd-cafile, --etcd-certfile and --etcd-keyfile.
+
+With --schedule it also prints a CronJob or systemd units that take a snapshot on a
+schedule with etcdctl and keep the --keep newest. It exits 1 when any check fails.`,
+		Example: `  sudo etcd-harden snapshot test --dest /var/backups/etcd
+  etcd-harden snapshot test --dest /var/backups/etcd --schedule systemd --keep 14
+  etcd-harden snapshot test --dest /tmp/snap -o json | jq .verification.totalKeys`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if err := g.resolve(); err != nil {
+				return err
+			}
+			return runSnapshotTest(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dest, "dest", "", "Folder to keep snapshots in (required; made with mode 0700 when missing)")
+	f.StringVarP(&o.output, "output", "o", "", "Output format: json or text")
+	f.StringVar(&o.name, "name", "", "Name of the snapshot file, without .db (default etcd-snapshot-<UTC time>)")
+	f.DurationVar(&o.timeout, "timeout", backup.DefaultTimeout, "Give up when the save and verification take longer")
+	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
+	f.IntVar(&o.keep, "keep", backup.DefaultKeep, "How many snapshots the schedule keeps")
+	return cmd
+}
+
+func (o *snapshotTestOptions) validate() error {
+	switch {
+	case o.dest == "":
+		return &usageError{errors.New("--dest is required: the folder to keep snapshots in")}
+	case o.output != "" && o.output != "json" && o.output != "text":
+		return &usageError{fmt.Errorf("--output %q: use json or text", o.output)}
+	case !slices.Contains(backup.Schedules, o.schedule):
+		return &usageError{fmt.Errorf("--schedule %q: use one of %s", o.schedule, strings.Join(backup.Schedules, ", "))}
+	case o.keep < 1:
+		return &usageError{fmt.Errorf("--keep %d: keep at least 1 snapshot", o.keep)}
+	case o.timeout <= 0:
+		return &usageError{fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.timeout)}
+	case strings.ContainsRune(o.name, filepath.Separator):
+		return &usageError{fmt.Errorf("--name %q: give a file name, not a path (the folder is --dest)", o.name)}
+	}
+	dest, err := filepath.Abs(o.dest)
+	if err != nil {
+		return &usageError{fmt.Errorf("--dest %s: %w", o.dest, err)}
+	}
+	o.dest = dest
+	return nil
+}
+
+func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptions, out, errOut io.Writer) error {
+	// The manifests are optional when the flags say how to reach etcd.
+	st, loadErr := discover.Load(g.layout())
+	if loadErr != nil {
+		st = nil
+	}
+	conn, err := etcdconn.Resolve(etcdconn.FromFlags(g.endpoints, g.cacert, g.cert, g.key), st)
+	if err != nil {
+		if loadErr != nil {
+			return fmt.Errorf("%w; or pass --endpoints (with --cacert, --cert and --key for https)", loadErr)
+		}
+		return err
+	}
+	cfg, err := conn.ClientConfig()
+	if err != nil {
+		return err
+	}
+	if o.name != "" {
+		if final := snapshot.FinalPath(o.dest, o.name); fileExists(final) {
+			return fmt.Errorf("--name %s: %s already exists; choose another name (nothing was written)", o.name, final)
+		}
+	}
+	opts := snapshot.TestOptions{Client: cfg, Dest: o.dest, DataDir: etcdconn.DataDir(st), Name: o.name}
+	if o.schedule != "none" {
+		so := &snapshot.ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: o.dest, Keep: o.keep}
+		if st != nil {
+			so.Image = st.Etcd.Image
+		}
+		opts.Schedule = so
+	}
+	tctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	var progress func(snapshot.Progress)
+	if isTerminal(errOut) {
+		progress = terminalProgress(errOut)
+	}
+	rep, err := snapshot.Test(tctx, opts, progress)
+	if progress != nil {
+		fmt.Fprint(errOut, "\r\033[K")
+	}
+	if err != nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("%w %s (--timeout): %w", errTimedOut, o.timeout, err)
+		rep.Error = err.Error()
+	}
+	if o.output == "json" {
+		if perr := printJSON(out, rep); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if perr := printSnapshotReport(g, out, rep, conn.Endpoint(), o, err); perr != nil {
+		return perr
+	}
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return err // interrupted: exit 130
+	case err != nil, snapshot.Failed(rep.Checks):
+		return errChecksFailed
+	}
+	return nil
+}
+
+// printSnapshotReport writes the facts, the checks, the error that stopped the test and
+// the schedule, each a block of the renderer.
+func printSnapshotReport(g *globalOptions, out io.Writer, rep *snapshot.Report, endpoint string, o *snapshotTestOptions, testErr error) error {
+	r := g.renderer(out)
+	blocks := []string{r.Facts(backup.ReportFacts(rep, endpoint, o.dest, nil), 0)}
+	if cs := backup.ReportChecks(rep); len(cs) > 0 {
+		blocks = append(blocks, r.Checks(cs, 0))
+	}
+	if testErr != nil {
+		e := snapshotErrorView(testErr, rep, endpoint, o.dest)
+		blocks = append(blocks, r.Error(e, 0))
+	} else {
+		blocks = append(blocks, backup.ScheduleBlocks(r, 0, rep.Schedule, o.schedule, nil)...)
+	}
+	_, err := fmt.Fprintln(out, strings.Join(blocks, "\n\n"))
+	return err
+}
+
+func snapshotErrorView(err error, rep *snapshot.Report, endpoint, dest string) render.Error {
+	e := render.Error{What: err.Error(), Fix: "fix what the error names, then run the test again"}
+	switch {
+	case endpoint != "" && strings.Contains(err.Error(), endpoint):
+		e.Path = endpoint
+		e.Fix = "check that etcd runs there and that --endpoints, --cacert, --cert and --key (or the manifests under --root) are right"
+	}
+	switch {
+	case errors.Is(err, snapshot.ErrDestination):
+		e.Path, e.Fix = dest, "fix the folder or pass another --dest"
+	case errors.Is(err, snapshot.ErrCorrupt):
+		e.Fix = "do not restore from it; check the disk and etcd's health, then test again"
+		if rep != nil && rep.Verification != nil {
+			e.Path = rep.Verification.CorruptPath
+		}
+	case errors.Is(err, errTimedOut):
+		e.Fix = "etcd answered too slowly: try again when it is less busy, or raise --timeout"
+	}
+	return e
+}
+
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+// terminalProgress draws one line on a terminal, rewritten in place:
+// "snapshot: 45% 120 MiB/266 MiB 80 MiB/s".
+func terminalProgress(w io.Writer) func(snapshot.Progress) {
+	return func(p snapshot.Progress) {
+		line := "snapshot: " + snapshot.HumanBytes(p.Bytes)
+		if p.Total > 0 {
+			pct := min(100*p.Bytes/p.Total, 100)
+			line = fmt.Sprintf("snapshot: %d%% %s/%s", pct, snapshot.HumanBytes(p.Bytes), snapshot.HumanBytes(p.Total))
+		}
+		if p.Speed > 0 {
+			line += " " + snapshot.HumanBytes(int64(p.Speed)) + "/s"
+		}
+		if p.ETA > 0 {
+			line += fmt.Sprintf(" about %s left", p.ETA.Round(time.Second))
+		}
+		fmt.Fprint(w, "\r\033[K"+line)
+	}
+}
+
+// newVerifyChildCmd is the hidden command that snapshot.Verify runs in a child process
+// for its bbolt checks (a damaged file can fault bbolt in a way no recover() catches).
+func newVerifyChildCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                snapshot.VerifySubcommand,
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := snapshot.RunVerifyChild(args, cmd.OutOrStdout()); code != 0 {
+				return &usageError{fmt.Errorf("%s: bad arguments %q", snapshot.VerifySubcommand, args)}
+			}
+			return nil
+		},
+	}
+}
