@@ -73,8 +73,11 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	if err := g.resolve(); err != nil {
 		return err
 	}
+	o, err := g.uiOptions(in, out)
+	if err != nil {
+		return err
+	}
 	quiet.Store(true)
-	o := g.uiOptions(in, out)
 	o.Lab = l
 	return ui.Run(ctx, o)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // globalOptions are the flags every command shares. They follow the ecosystem: kubeadm's
@@ -25,6 +26,7 @@ type globalOptions struct {
 	endpoints                  []string
 	cacert, cert, key          string
 	plain                      bool
+	answers                    string
 }
 
 func (g *globalOptions) register(cmd *cobra.Command) {
@@ -36,6 +38,7 @@ func (g *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&g.cacert, "cacert", "", "Trust bundle (the CA) for etcd's server certificate (default $ETCDCTL_CACERT)")
 	f.StringVar(&g.cert, "cert", "", "Client certificate for etcd (default $ETCDCTL_CERT)")
 	f.StringVar(&g.key, "key", "", "Client key for etcd (default $ETCDCTL_KEY)")
+	f.StringVar(&g.answers, "answers", "", "YAML file of answers to the wizard's questions, by key (for scripted runs)")
 	f.BoolVar(&g.plain, "plain", false, "Plain text, no colours or terminal UI (also with NO_COLOR, TERM=dumb or no terminal)")
 }
 
@@ -76,15 +79,24 @@ func (g *globalOptions) usePlain(in io.Reader, out io.Writer) bool {
 	return render.UsePlain(isTerminal(in) && isTerminal(out), g.plain, os.Getenv)
 }
 
-func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) ui.Options {
-	return ui.Options{
+func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) (ui.Options, error) {
+	o := ui.Options{
 		Layout:        g.layout(),
 		Plain:         g.usePlain(in, out),
 		PlainRenderer: plain.New(),
 		Theme:         tuiTheme,
 		In:            in,
 		Out:           out,
+		Etcd:          step.EtcdClient{Endpoints: g.endpoints, CACert: g.cacert, Cert: g.cert, Key: g.key},
 	}
+	if g.answers != "" {
+		answers, err := ui.LoadAnswers(g.answers)
+		if err != nil {
+			return o, &usageError{err}
+		}
+		o.Answers = answers
+	}
+	return o, nil
 }
 
 // renderer picks the backend for commands that print once (audit, certs check).

@@ -145,5 +145,9 @@ func runWizard(ctx context.Context, g *globalOptions, in io.Reader, out io.Write
 	if err := g.resolve(); err != nil {
 		return err
 	}
-	return ui.Run(ctx, g.uiOptions(in, out))
+	o, err := g.uiOptions(in, out)
+	if err != nil {
+		return err
+	}
+	return ui.Run(ctx, o)
 }

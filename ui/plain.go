@@ -64,8 +64,13 @@ func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) (err 
 		return err
 	}
 	if asker, ok := st.(step.Prompter); ok && failed == nil {
+		// What the step found comes before its questions (the diff before "apply?").
+		if pv, ok := st.(step.Previewer); ok {
+			fmt.Fprintln(p.Out, pv.Preview(step.Frame{R: p.R}))
+		}
 		if form := asker.Form(s); form != nil {
-			err := form.WithAccessible(true).WithInput(oneByte{p.In}).WithOutput(p.Out).RunWithContext(ctx)
+			err := form.WithAccessible(true).WithTheme(huh.ThemeFunc(huh.ThemeBase)).
+				WithInput(oneByte{p.In}).WithOutput(p.Out).RunWithContext(ctx)
 			if errors.Is(err, huh.ErrUserAborted) || ctx.Err() != nil {
 				return ErrAborted
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -26,6 +27,10 @@ type Options struct {
 	Out           io.Writer
 	// Lab is the sandbox the wizard runs against, if any (etcd-harden lab).
 	Lab *lab.Lab
+	// Answers prefill prompts by key (from --answers FILE); see AnswerKeys.
+	Answers map[string]string
+	// Etcd is how to reach etcd as a client, from the flags (may be empty).
+	Etcd step.EtcdClient
 }
 
 // NewSession starts the shared state of a wizard run over the given steps.
@@ -45,6 +50,8 @@ func Run(ctx context.Context, o Options) error {
 		steps = DefaultSteps()
 	}
 	s := NewSession(o.Layout, steps)
+	maps.Copy(s.Answers, o.Answers)
+	s.Etcd = o.Etcd
 	if o.Lab != nil {
 		s.Values[step.ValueLab] = o.Lab
 	}

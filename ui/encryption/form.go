@@ -85,14 +85,17 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 	}
 	var res []huh.Field
 	if ask(KeyResources) {
+		opts := p.resourceOptions()
 		res = append(res, huh.NewMultiSelect[string]().Key(KeyResources).
 			Title("Resources to encrypt").
 			Description("Secrets hold the credentials; ConfigMaps only when they hold sensitive data.").
-			Options(p.resourceOptions()...).Value(&p.a.resources))
+			// An explicit height: huh v2 otherwise sizes a multi-select in a group with
+			// other fields to a single row.
+			Options(opts...).Height(len(opts)+2).Value(&p.a.resources))
 	}
 	if ask(KeyCustom) {
 		res = append(res, huh.NewInput().Key(KeyCustom).Title("Other resources (comma-separated, may be empty)").
-			Placeholder("pandas.awesome.bears.example").
+			Placeholder("e.g. events, leases.coordination.k8s.io").
 			Validate(func(v string) error { return validResources(p.a.resources, v) }).Value(&p.a.custom))
 	}
 	if len(res) > 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/tui"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/preview"
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -107,9 +108,10 @@ func (m *Step) Init(s *step.Session) tea.Cmd {
 	if v, ok := s.Answer(AnswerDir); ok {
 		m.dir = v
 	}
+	// A prefilled action is for scripted (plain) runs, which act in RunPlain after the
+	// diff is printed; in the terminal UI the user chooses with the diff in front of them.
 	if v, ok := s.Answer(AnswerAction); ok {
 		m.action = v
-		return m.act(s)
 	}
 	return nil
 }
@@ -126,7 +128,7 @@ func DiffFiles(ds []plan.FileDiff) []render.DiffFile {
 
 type progressMsg struct {
 	line string
-	next <-chan string
+	next tea.Cmd // waits for the line after this one
 }
 
 type doneMsg struct {
@@ -134,53 +136,77 @@ type doneMsg struct {
 	err    error
 }
 
-// act starts what the chosen action does.
+// act starts what the chosen action does, off the UI goroutine.
 func (m *Step) act(s *step.Session) tea.Cmd {
-	switch m.action {
-	case ActionNone:
-		m.result = &Result{Action: ActionNone}
-		s.Put(step.ValueReview, m.result)
+	if err := checkAction(m.action); err != nil {
+		return step.Fail(err, "use apply, save or none")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.running, m.started, m.phase = cancel, true, time.Now(), "starting"
+	lines := make(chan string, 16)
+	done := make(chan doneMsg, 1)
+	m.stopped = make(chan struct{})
+	go func() {
+		defer close(m.stopped)
+		d := m.run(ctx, s, func(l string) {
+			select {
+			case lines <- l:
+			default: // the screen only needs the latest phase
+			}
+		})
+		close(lines)
+		done <- d
+	}()
+	return tea.Batch(m.spin.Tick, waitProgress(lines, done))
+}
+
+func checkAction(a string) error {
+	switch a {
+	case ActionApply, ActionSave, ActionNone:
 		return nil
+	}
+	return fmt.Errorf("unknown %s %q", AnswerAction, a)
+}
+
+// run does the chosen action and waits for it. After an apply the session's state is
+// read again from the node, so later steps see the hardened manifests.
+func (m *Step) run(ctx context.Context, s *step.Session, progress func(string)) doneMsg {
+	res := &Result{Action: m.action, Written: m.diffs}
+	switch m.action {
 	case ActionSave:
 		dir := m.dir
 		if dir == "" {
 			dir = "etcd-harden-plan"
 		}
-		return func() tea.Msg {
-			err := m.save(s, dir)
-			abs, _ := filepath.Abs(dir)
-			return doneMsg{result: &Result{Action: ActionSave, SavedDir: abs, Written: m.diffs}, err: err}
-		}
+		res.SavedDir, _ = filepath.Abs(dir)
+		return doneMsg{result: res, err: m.save(s, dir)}
 	case ActionApply:
-		ctx, cancel := context.WithCancel(context.Background())
-		m.cancel, m.running, m.started, m.phase = cancel, true, time.Now(), "starting"
-		lines := make(chan string, 16)
-		done := make(chan doneMsg, 1)
-		m.stopped = make(chan struct{})
-		go func() {
-			defer close(m.stopped)
-			backup, err := m.apply(ctx, s, func(l string) {
-				select {
-				case lines <- l:
-				default: // the screen only needs the latest phase
-				}
-			})
-			close(lines)
-			done <- doneMsg{result: &Result{Action: ActionApply, BackupDir: backup, Written: m.diffs}, err: err}
-		}()
-		return tea.Batch(m.spin.Tick, waitProgress(lines, done))
+		backup, err := m.apply(ctx, s, progress)
+		if err != nil {
+			return doneMsg{err: err}
+		}
+		res.BackupDir = backup
+		st, err := discover.Load(s.Layout)
+		if err != nil {
+			return doneMsg{err: fmt.Errorf("the plan was applied, but reading the manifests again failed: %w", err)}
+		}
+		s.State = st
+		return doneMsg{result: res}
 	}
-	return step.Fail(fmt.Errorf("unknown %s %q", AnswerAction, m.action), "use apply, save or none")
+	res.Written = nil
+	return doneMsg{result: res}
 }
 
 // waitProgress delivers the next progress line, then the result once the lines end.
 func waitProgress(lines <-chan string, done <-chan doneMsg) tea.Cmd {
-	return func() tea.Msg {
+	var wait tea.Cmd
+	wait = func() tea.Msg {
 		if l, ok := <-lines; ok {
-			return progressMsg{line: l, next: lines}
+			return progressMsg{line: l, next: wait}
 		}
 		return <-done
 	}
+	return wait
 }
 
 // Update implements step.Step.
@@ -194,7 +220,7 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		return nil
 	case progressMsg:
 		m.phase = msg.line
-		return waitProgress(msg.next, nil)
+		return msg.next
 	case doneMsg:
 		m.running = false
 		if msg.err != nil {
@@ -212,7 +238,7 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		m.spin, cmd = m.spin.Update(msg)
 		return cmd
 	case step.FormDone:
-		return m.act(s)
+		return nil // the plain driver acts through RunPlain, after printing the diff
 	}
 	if m.form != nil {
 		f, cmd := m.form.Update(msg)
@@ -287,8 +313,38 @@ func (m *Step) Form(s *step.Session) *huh.Form {
 	)
 }
 
-// RunPlain implements step.Runner: the plain driver prints the diff before the choice.
-func (m *Step) RunPlain(context.Context, *step.Session, io.Reader, io.Writer) error { return nil }
+// RunPlain implements step.Runner: once the plain driver has printed the diff and the
+// choice is known, it does the action here, a line per phase.
+func (m *Step) RunPlain(ctx context.Context, s *step.Session, _ io.Reader, out io.Writer) error {
+	if m.result != nil || len(m.diffs) == 0 {
+		return nil
+	}
+	if err := checkAction(m.action); err != nil {
+		return err
+	}
+	last := ""
+	d := m.run(ctx, s, func(l string) {
+		if l != last {
+			fmt.Fprintln(out, m.action+": "+l)
+			last = l
+		}
+	})
+	if d.err != nil {
+		m.err = d.err
+		return d.err
+	}
+	m.result = d.result
+	s.Put(step.ValueReview, m.result)
+	return nil
+}
+
+// Preview implements step.Previewer: the whole diff, before the plain driver asks.
+func (m *Step) Preview(f step.Frame) string {
+	if len(m.diffs) == 0 {
+		return m.View(f)
+	}
+	return preview.PlainView(m.files, f.R)
+}
 
 // View implements step.Step.
 func (m *Step) View(f step.Frame) string {
@@ -305,8 +361,8 @@ func (m *Step) View(f step.Frame) string {
 		return m.form.View()
 	}
 	if f.Height == 0 {
-		// Plain output: the whole diff once.
-		return preview.PlainView(m.files, f.R)
+		// Plain output, before a choice was made: the whole diff once.
+		return m.Preview(f)
 	}
 	if !m.sized || f.Width != m.previewWidth || f.Height != m.previewHeight {
 		m.preview.SetSize(f.Width, f.Height)

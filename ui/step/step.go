@@ -165,6 +165,12 @@ type Prompter interface {
 	Form(s *Session) *huh.Form
 }
 
+// Previewer is a Prompter with something to show before its questions in the plain
+// driver (the review step's diff comes before "apply?").
+type Previewer interface {
+	Preview(f Frame) string
+}
+
 // FormDone tells a Prompter that the plain driver has run its form to the end.
 type FormDone struct{}
 
