@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-harden/etcd-harden/render"
-	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/backup"
@@ -104,16 +103,8 @@ func (o *snapshotTestOptions) validate() error {
 }
 
 func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptions, out, errOut io.Writer) error {
-	// The manifests are optional when the flags say how to reach etcd.
-	st, loadErr := discover.Load(g.layout())
-	if loadErr != nil {
-		st = nil
-	}
-	conn, err := etcdconn.Resolve(etcdconn.FromFlags(g.endpoints, g.cacert, g.cert, g.key), st)
+	conn, st, err := g.etcdConn()
 	if err != nil {
-		if loadErr != nil {
-			return fmt.Errorf("%w; or pass --endpoints (with --cacert, --cert and --key for https)", loadErr)
-		}
 		return err
 	}
 	cfg, err := conn.ClientConfig()

@@ -15,6 +15,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/ui"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -115,4 +116,19 @@ func tuiTheme(isDark bool) (render.Renderer, help.Styles) {
 func isTerminal(v any) bool {
 	f, ok := v.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(f.Fd())
+}
+
+// etcdConn says how to reach etcd: etcdctl's flags and variables when given, the rest
+// from the manifests under --root (optional when the flags say it all). The state is nil
+// when the manifests could not be read.
+func (g *globalOptions) etcdConn() (etcdconn.Conn, *discover.State, error) {
+	st, loadErr := discover.Load(g.layout())
+	if loadErr != nil {
+		st = nil
+	}
+	conn, err := etcdconn.Resolve(etcdconn.FromFlags(g.endpoints, g.cacert, g.cert, g.key), st)
+	if err != nil && loadErr != nil {
+		return conn, nil, fmt.Errorf("%w; or pass --endpoints (with --cacert, --cert and --key for https)", loadErr)
+	}
+	return conn, st, err
 }
