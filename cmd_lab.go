@@ -39,6 +39,7 @@ changes. On exit etcd is stopped and the folder removed (unless --keep).`,
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&opts.Secrets, "secrets", lab.DefaultSecrets, "How many Secrets to seed")
+	g.registerAnswers(cmd)
 	cmd.AddCommand(newLabEnvCmd())
 	return cmd
 }

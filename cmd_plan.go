@@ -60,13 +60,13 @@ before. On a node that is hardened already it writes nothing and says so.`,
 	fl.StringVar(&f.keyName, "key-name", "", "Name of the new key (default key-<YYYYMMDD>)")
 	fl.BoolVar(&f.rotate, "rotate", false, "Add a new key even when the existing config already encrypts")
 	fl.BoolVar(&f.autoReload, "auto-reload", false, "Set --encryption-provider-config-automatic-reload=true on kube-apiserver")
-	fl.StringVar(&f.kmsName, "kms-name", "", "KMS v2 plugin name (with --provider kms)")
-	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "KMS v2 plugin socket, unix:///path (with --provider kms)")
-	fl.DurationVar(&f.kmsTimeout, "kms-timeout", 0, "KMS v2 gRPC timeout (kube-apiserver's default 3s when 0)")
+	fl.StringVar(&f.kmsName, "kms-name", "", "Name of the KMS v2 plugin (with --provider kms)")
+	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "Socket of the KMS v2 plugin, unix:///path (with --provider kms)")
+	fl.DurationVar(&f.kmsTimeout, "kms-timeout", 0, "Timeout of calls to the KMS v2 plugin (kube-apiserver's default 3s when 0)")
 	fl.StringVar(&f.certs, "certs", string(harden.CertsAuto), "Certificates: auto (generate what is missing or failing), existing (use as they are), generate (re-issue every leaf)")
 	fl.StringVar(&f.keyType, "key-type", "ecdsa", "Key type of generated certificates: ecdsa or rsa")
 	fl.StringVar(&f.nodeName, "node-name", "", "Node name for generated server and peer certificates (default etcd's --name)")
-	fl.StringVar(&f.advertiseIP, "advertise-ip", "", "IP for generated server and peer certificates (default from etcd's advertise URLs)")
+	fl.StringVar(&f.advertiseIP, "advertise-ip", "", "Address (IP) for generated server and peer certificates (default from etcd's advertise URLs)")
 	fl.BoolVar(&f.yes, "yes", false, "Replace a plan written into --out before")
 	return cmd
 }

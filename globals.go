@@ -39,8 +39,12 @@ func (g *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&g.cacert, "cacert", "", "Trust bundle (the CA) for etcd's server certificate (default $ETCDCTL_CACERT)")
 	f.StringVar(&g.cert, "cert", "", "Client certificate for etcd (default $ETCDCTL_CERT)")
 	f.StringVar(&g.key, "key", "", "Client key for etcd (default $ETCDCTL_KEY)")
-	f.StringVar(&g.answers, "answers", "", "YAML file of answers to the wizard's questions, by key (for scripted runs)")
 	f.BoolVar(&g.plain, "plain", false, "Plain text, no colours or terminal UI (also with NO_COLOR, TERM=dumb or no terminal)")
+}
+
+// registerAnswers adds --answers to a command that runs the wizard.
+func (g *globalOptions) registerAnswers(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&g.answers, "answers", "", "Answers to the wizard's questions: a YAML file, by key (for scripted runs; see README)")
 }
 
 // resolve fills what the flags left out: etcdctl's variables and the folders under root.

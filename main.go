@@ -133,6 +133,7 @@ Nothing is written before you have seen the diff. Try it without a cluster: etcd
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	g.register(root)
+	g.registerAnswers(root)
 	root.AddCommand(newAuditCmd(g), newCertsCmd(g), newEncryptionCmd(g), newLabCmd(g, in), newLabEtcdCmd())
 	root.AddCommand(newPlanCmd(g))
 	root.AddCommand(newApplyCmd(g))
