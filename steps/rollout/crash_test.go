@@ -5,6 +5,7 @@ package rollout_test
 import (
 	"context"
 	"errors"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -34,9 +35,10 @@ func TestCrashAtEveryWritePoint(t *testing.T) {
 	before := currentTarget(t, root)
 	waitHealthy(t, before)
 	orig := snapshot(t, root)
-	p := hardenPlan(t, root)
+	r := hardenResult(t, root)
+	p := r.Plan
 	dir := filepath.Join(t.TempDir(), "plan")
-	if err := p.Save(dir); err != nil {
+	if err := harden.WriteOut(dir, r, harden.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,9 +16,7 @@ import (
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/lab"
-	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 )
@@ -55,7 +54,7 @@ func crashChild(v string) error {
 	if err != nil {
 		return err
 	}
-	p, err := plan.Load(dir, root)
+	p, err := harden.ReadOut(dir, root)
 	if err != nil {
 		return err
 	}
@@ -102,22 +101,21 @@ func startLab(tb testing.TB) *lab.Lab {
 // order: encryption at rest, then certificates and the manifest edits that use them.
 func hardenPlan(tb testing.TB, root string) *plan.Plan {
 	tb.Helper()
+	return hardenResult(tb, root).Plan
+}
+
+// hardenResult plans the whole hardening of the node under root, as `plan` does.
+func hardenResult(tb testing.TB, root string) *harden.Result {
+	tb.Helper()
 	st, err := discover.Load(discover.Defaults(root, "", ""))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := plan.New(root)
-	if _, err := encryption.Apply(p, st, encryption.Options{}); err != nil {
-		tb.Fatalf("plan encryption: %v", err)
-	}
-	gen, err := certs.Generate(p, st, certs.Discover(st), certs.GenOptions{})
+	r, err := harden.Build(st, harden.Options{})
 	if err != nil {
-		tb.Fatalf("plan certificates: %v", err)
+		tb.Fatalf("plan the hardening: %v", err)
 	}
-	if err := certs.PlanManifests(p, st, gen.Pairs); err != nil {
-		tb.Fatalf("plan manifests: %v", err)
-	}
-	return p
+	return r
 }
 
 // tree is a snapshot of the files under root/etc: content hash and mode by path.
