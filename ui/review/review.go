@@ -32,6 +32,9 @@ const (
 	AnswerDir = "review.dir"
 )
 
+// defaultDir is where "save" writes when no folder is given.
+const defaultDir = "etcd-harden-plan"
+
 // Actions the step can take with the plan.
 const (
 	ActionApply = "apply"
@@ -69,6 +72,8 @@ type Step struct {
 
 	form    *huh.Form
 	action  string
+	confirm bool // the answer to "Apply …?"
+	askDir  bool // the plain driver asked for the action, so RunPlain asks for the folder
 	dir     string
 	running bool
 	started time.Time
@@ -139,7 +144,7 @@ type doneMsg struct {
 // act starts what the chosen action does, off the UI goroutine.
 func (m *Step) act(s *step.Session) tea.Cmd {
 	if err := checkAction(m.action); err != nil {
-		return step.Fail(err, "use apply, save or none")
+		return step.Fail(err, "press a to apply the plan or s to save it")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel, m.running, m.started, m.phase = cancel, true, time.Now(), "starting"
@@ -165,7 +170,7 @@ func checkAction(a string) error {
 	case ActionApply, ActionSave, ActionNone:
 		return nil
 	}
-	return fmt.Errorf("unknown %s %q", AnswerAction, a)
+	return fmt.Errorf("unknown %s %q: answer %s, %s or %s", AnswerAction, a, ActionApply, ActionSave, ActionNone)
 }
 
 // run does the chosen action and waits for it. After an apply the session's state is
@@ -176,7 +181,7 @@ func (m *Step) run(ctx context.Context, s *step.Session, progress func(string)) 
 	case ActionSave:
 		dir := m.dir
 		if dir == "" {
-			dir = "etcd-harden-plan"
+			dir = defaultDir
 		}
 		res.SavedDir, _ = filepath.Abs(dir)
 		return doneMsg{result: res, err: m.save(s, dir)}
@@ -225,7 +230,7 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		m.running = false
 		if msg.err != nil {
 			m.err = msg.err
-			return step.Fail(msg.err, "the files were put back from the backup; fix the cause and apply again, or save the plan")
+			return step.Fail(msg.err, failFix(m.action))
 		}
 		m.result = msg.result
 		s.Put(step.ValueReview, m.result)
@@ -246,6 +251,10 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		switch m.form.State {
 		case huh.StateCompleted:
 			m.form = nil
+			if m.action == ActionApply && !m.confirm {
+				m.action = "" // "Not now": back to the diff, nothing written
+				return cmd
+			}
 			return tea.Batch(cmd, m.act(s))
 		case huh.StateAborted:
 			m.form = nil
@@ -272,55 +281,95 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 	return cmd
 }
 
+// failFix says what to do after the action failed. What was written and put back is
+// the error's to say: a stale plan is refused before anything is written.
+func failFix(action string) string {
+	if action == ActionSave {
+		return "choose another folder: press s again (or a to apply the plan here)"
+	}
+	return "fix the cause named above, then press a to apply again, or s to save the plan instead"
+}
+
+// theme is huh's Charm theme for the terminal's background as the shell reported it: the
+// form is made after that report, so its fields never see the message themselves.
+func (m *Step) theme() huh.Theme {
+	return huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(m.dark) })
+}
+
 func (m *Step) confirmForm(s *step.Session) *huh.Form {
-	var yes bool
+	m.confirm = false
 	return huh.NewForm(huh.NewGroup(huh.NewConfirm().
 		Title(fmt.Sprintf("Apply %d file changes under %s?", len(m.diffs), s.Layout.Root)).
 		Description("Backups are kept outside the manifests folder. etcd restarts with the new flags;\nif it does not answer over TLS in time, every file is put back.").
-		Affirmative("Apply").Negative("Not now").Value(&yes).
-		Validate(func(v bool) error {
-			if !v {
-				m.action = ""
-			}
-			return nil
-		}))).WithShowHelp(false).WithTheme(huh.ThemeFunc(huh.ThemeCharm))
+		Affirmative("Apply").Negative("Not now").Value(&m.confirm))).
+		WithShowHelp(false).WithTheme(m.theme())
 }
 
 func (m *Step) dirForm() *huh.Form {
 	if m.dir == "" {
-		m.dir = "etcd-harden-plan"
+		m.dir = defaultDir
 	}
 	return huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).
 		Title("Save the plan into which folder?").
 		Description("changes.patch, REVIEW.md, kubeadm-patch.yaml; keys under secrets/ (git-ignored)").
-		Value(&m.dir))).WithShowHelp(false).WithTheme(huh.ThemeFunc(huh.ThemeCharm))
+		Value(&m.dir))).WithShowHelp(false).WithTheme(m.theme())
 }
 
-// Form implements step.Prompter: the plain driver asks what to do with the plan.
+// Form implements step.Prompter: the plain driver asks what to do with the plan. The
+// folder for "save" is asked by RunPlain: huh's accessible mode asks every group, even a
+// hidden one, which would take the next answer on piped input.
 func (m *Step) Form(s *step.Session) *huh.Form {
 	if m.action != "" || len(m.diffs) == 0 {
 		return nil
 	}
-	m.action = ActionApply
+	m.action, m.askDir = ActionApply, true
 	return huh.NewForm(
 		huh.NewGroup(huh.NewSelect[string]().Key(AnswerAction).Title("What now?").
 			Options(huh.NewOption("Apply it now (backups, health check, rollback)", ActionApply),
 				huh.NewOption("Save it as a patch to review", ActionSave),
 				huh.NewOption("Neither: leave the node as it is", ActionNone)).
 			Value(&m.action)),
-		huh.NewGroup(huh.NewInput().Key(AnswerDir).Title("Save into which folder?").Value(&m.dir)).
-			WithHideFunc(func() bool { return m.action != ActionSave }),
 	)
+}
+
+// askFolder asks where to save the plan, as a line prompt on in.
+func (m *Step) askFolder(ctx context.Context, in io.Reader, out io.Writer) error {
+	if m.dir == "" {
+		m.dir = defaultDir
+	}
+	err := huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).Title("Save into which folder?").Value(&m.dir))).
+		WithAccessible(true).WithTheme(huh.ThemeFunc(huh.ThemeBase)).
+		WithInput(oneByte{in}).WithOutput(out).RunWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("asking for the plan's folder: %w", err)
+	}
+	return nil
+}
+
+// oneByte hands its reader over one byte at a time, so that a prompt takes only its own
+// line of piped input (as the plain driver's forms do).
+type oneByte struct{ r io.Reader }
+
+func (o oneByte) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return o.r.Read(p[:1])
 }
 
 // RunPlain implements step.Runner: once the plain driver has printed the diff and the
 // choice is known, it does the action here, a line per phase.
-func (m *Step) RunPlain(ctx context.Context, s *step.Session, _ io.Reader, out io.Writer) error {
+func (m *Step) RunPlain(ctx context.Context, s *step.Session, in io.Reader, out io.Writer) error {
 	if m.result != nil || len(m.diffs) == 0 {
 		return nil
 	}
 	if err := checkAction(m.action); err != nil {
 		return err
+	}
+	if _, known := s.Answer(AnswerDir); m.action == ActionSave && m.askDir && !known && in != nil {
+		if err := m.askFolder(ctx, in, out); err != nil {
+			return err
+		}
 	}
 	last := ""
 	d := m.run(ctx, s, func(l string) {
@@ -406,6 +455,9 @@ func (m *Step) Ready() bool { return len(m.diffs) == 0 || (m.result != nil && !m
 
 // Keys implements step.Step.
 func (m *Step) Keys() []key.Binding {
+	if m.form != nil {
+		return m.form.KeyBinds() // the question's keys, not the preview's
+	}
 	if m.result != nil || m.running || len(m.diffs) == 0 {
 		return nil
 	}

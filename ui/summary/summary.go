@@ -19,6 +19,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -92,8 +93,16 @@ func Build(s *step.Session, now time.Time) render.Summary {
 // todo lists what the user must still do, in order.
 func todo(s *step.Session, res *review.Result, now time.Time) []string {
 	var out []string
-	if res != nil && res.Action == review.ActionSave {
+	switch {
+	case res != nil && res.Action == review.ActionSave:
 		out = append(out, "Review changes.patch and REVIEW.md, then run etcd-harden apply --plan "+res.SavedDir+" (or apply the patch and copy secrets/ into place).")
+	case res == nil || res.Action != review.ActionApply:
+		// Neither applied nor saved: the plan's follow-up steps (restart, rewrite the
+		// Secrets, back up a key that was never written) do not apply to this node.
+		if s.Plan != nil && !s.Plan.Empty() {
+			out = append(out, "Nothing on this node changed. When you are ready, run etcd-harden again, or etcd-harden plan --out DIR to review the changes as a patch first.")
+		}
+		return append(out, afterAll(s, res, now)...)
 	}
 	out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
 	if enc, ok := s.Values[step.ValueEncryption].(*encryption.Result); ok && enc != nil {
@@ -102,16 +111,29 @@ func todo(s *step.Session, res *review.Result, now time.Time) []string {
 			out = append(out, "Back up the encryption config ("+enc.ConfigPath+") offsite, apart from etcd snapshots: without the key a snapshot's Secrets cannot be read.")
 		}
 	}
-	out = append(out, "Copy etcd snapshots offsite, and keep the schedule from the backup step running.")
-	if exp, name, ok := nextExpiry(s, now); ok {
+	return append(out, afterAll(s, res, now)...)
+}
+
+// afterAll is what is left whatever the wizard did: snapshots offsite, and the date to
+// renew the certificates before.
+func afterAll(s *step.Session, res *review.Result, now time.Time) []string {
+	out := []string{"Copy etcd snapshots offsite, and keep the schedule from the backup step running."}
+	if exp, name, ok := nextExpiry(s, res, now); ok {
 		out = append(out, fmt.Sprintf("Renew the etcd certificates before %s (%s expires first, in %d days).",
 			exp.Format("2006-01-02"), name, int(exp.Sub(now).Hours()/24)))
 	}
 	return out
 }
 
-// nextExpiry reads the certificates as they are on disk now and returns the soonest end.
-func nextExpiry(s *step.Session, now time.Time) (time.Time, string, bool) {
+// nextExpiry returns the soonest end of the etcd certificates: as they are on disk now,
+// or, for a plan saved but not applied, as the plan leaves them (the disk may still hold
+// certificates the plan replaces, or none).
+func nextExpiry(s *step.Session, res *review.Result, now time.Time) (time.Time, string, bool) {
+	if res != nil && res.Action == review.ActionSave {
+		c, _ := s.Values[step.ValueCerts].(*harden.CertsResult)
+		e, ok := harden.NextExpiry(&harden.Result{State: s.State, Plan: s.Plan, Certs: c})
+		return e.NotAfter, e.Pair, ok
+	}
 	st, err := discover.Load(s.Layout)
 	if err != nil {
 		return time.Time{}, "", false
@@ -217,7 +239,7 @@ func (m *Step) Ready() bool { return !m.rewriting }
 
 // Keys implements step.Step.
 func (m *Step) Keys() []key.Binding {
-	if m.lab != nil && m.canRewriteView() && m.after == nil {
+	if m.lab != nil && m.canRewriteView() && m.after == nil && !m.rewriting {
 		return []key.Binding{rewriteKey}
 	}
 	return nil
