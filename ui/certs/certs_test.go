@@ -516,3 +516,23 @@ func TestAfterEncryption(t *testing.T) {
 		t.Error("the certificates' planning lost the encryption config")
 	}
 }
+
+func TestPathSuggestionsListPKIFiles(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"etc/kubernetes/pki/etcd/server.crt", "etc/kubernetes/pki/etcd/server.key", "etc/kubernetes/pki/ca.crt", "etc/kubernetes/pki/sa.pub"} {
+		path := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Step{layout: discover.Defaults(root, "", "")}
+	if got := strings.Join(p.pathSuggestions(".crt", ".pem"), " "); got != "/etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/etcd/server.crt" {
+		t.Errorf("certificate suggestions = %q", got)
+	}
+	if got := strings.Join(p.pathSuggestions(".key"), " "); got != "/etc/kubernetes/pki/etcd/server.key" {
+		t.Errorf("key suggestions = %q", got)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"charm.land/huh/v2"
@@ -100,8 +102,10 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			Description("Point a pair at other files on the node; the paths above come from the manifests or kubeadm's layout.").
 			Options(p.pathOptions()...).Value(&p.pathPair))
 		add(func() bool { return p.pathPair == "" },
-			huh.NewInput().Title("Certificate file (path on the node; empty keeps it)").Validate(p.validPath).Value(&p.pathCert),
-			huh.NewInput().Title("Key file (path on the node; empty keeps it)").Validate(p.validPath).Value(&p.pathKey))
+			huh.NewInput().Title("Certificate file (path on the node; empty keeps it)").Validate(p.validPath).
+				Suggestions(p.pathSuggestions(".crt", ".pem")).Value(&p.pathCert),
+			huh.NewInput().Title("Key file (path on the node; empty keeps it)").Validate(p.validPath).
+				Suggestions(p.pathSuggestions(".key", "-key.pem")).Value(&p.pathKey))
 	}
 	if len(groups) == 0 {
 		return nil
@@ -136,6 +140,26 @@ func (p *Step) validPath(v string) error {
 		return fmt.Errorf("%s: no such file under %s", v, p.layout.Root)
 	}
 	return nil
+}
+
+// pathSuggestions lists the files under the node's /etc/kubernetes/pki with one of the
+// suffixes, as node paths, for the path inputs' completion (tab accepts one).
+func (p *Step) pathSuggestions(suffixes ...string) []string {
+	var out []string
+	pki := p.layout.Host("/etc/kubernetes/pki")
+	_ = filepath.WalkDir(pki, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || len(out) >= 200 {
+			return nil
+		}
+		for _, suf := range suffixes {
+			if strings.HasSuffix(d.Name(), suf) {
+				out = append(out, "/"+p.layout.Rel(path))
+				break
+			}
+		}
+		return nil
+	})
+	return out
 }
 
 // takePath records the path the form's "change a path?" question chose.
