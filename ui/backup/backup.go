@@ -195,10 +195,8 @@ func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
 			cmds = append(cmds, p.form.Init())
 		}
 	}
-	m, cmd := p.form.Update(msg)
-	if f, ok := m.(*huh.Form); ok {
-		p.form = f
-	}
+	var cmd tea.Cmd
+	p.form, cmd = step.UpdateForm(p.form, msg)
 	cmds = append(cmds, cmd)
 	if p.form.State == huh.StateCompleted {
 		cmds = append(cmds, p.formDone(s))

@@ -161,14 +161,12 @@ func (p *Step) tuiForm(all bool) *huh.Form {
 		return nil
 	}
 	// The theme follows the terminal's background, which View learns from the Frame.
-	return f.WithTheme(huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(p.dark) })).WithShowHelp(false)
+	return f.WithTheme(step.FormTheme(&p.dark)).WithShowHelp(false)
 }
 
 func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
-	m, cmd := p.form.Update(msg)
-	if f, ok := m.(*huh.Form); ok {
-		p.form = f
-	}
+	var cmd tea.Cmd
+	p.form, cmd = step.UpdateForm(p.form, msg)
 	switch p.form.State {
 	case huh.StateCompleted:
 		p.form = nil

@@ -246,8 +246,8 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		return nil // the plain driver acts through RunPlain, after printing the diff
 	}
 	if m.form != nil {
-		f, cmd := m.form.Update(msg)
-		m.form = f.(*huh.Form)
+		var cmd tea.Cmd
+		m.form, cmd = step.UpdateForm(m.form, msg)
 		switch m.form.State {
 		case huh.StateCompleted:
 			m.form = nil
@@ -290,19 +290,13 @@ func failFix(action string) string {
 	return "fix the cause named above, then press a to apply again, or s to save the plan instead"
 }
 
-// theme is huh's Charm theme for the terminal's background as the shell reported it: the
-// form is made after that report, so its fields never see the message themselves.
-func (m *Step) theme() huh.Theme {
-	return huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(m.dark) })
-}
-
 func (m *Step) confirmForm(s *step.Session) *huh.Form {
 	m.confirm = false
 	return huh.NewForm(huh.NewGroup(huh.NewConfirm().
 		Title(fmt.Sprintf("Apply %d file changes under %s?", len(m.diffs), s.Layout.Root)).
 		Description("Backups are kept outside the manifests folder. etcd restarts with the new flags;\nif it does not answer over TLS in time, every file is put back.").
 		Affirmative("Apply").Negative("Not now").Value(&m.confirm))).
-		WithShowHelp(false).WithTheme(m.theme())
+		WithShowHelp(false).WithTheme(step.FormTheme(&m.dark))
 }
 
 func (m *Step) dirForm() *huh.Form {
@@ -312,7 +306,7 @@ func (m *Step) dirForm() *huh.Form {
 	return huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).
 		Title("Save the plan into which folder?").
 		Description("changes.patch, REVIEW.md, kubeadm-patch.yaml; keys under secrets/ (git-ignored)").
-		Value(&m.dir))).WithShowHelp(false).WithTheme(m.theme())
+		Value(&m.dir))).WithShowHelp(false).WithTheme(step.FormTheme(&m.dark))
 }
 
 // Form implements step.Prompter: the plain driver asks what to do with the plan. The

@@ -208,3 +208,20 @@ type Def struct {
 	Name string
 	New  func() Step
 }
+
+// FormTheme is huh's Charm theme for the terminal's background as the shell reported it,
+// read from *dark each time the form draws. A step's form is often made after that
+// report, so its fields never see the message themselves.
+func FormTheme(dark *bool) huh.Theme {
+	return huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(*dark) })
+}
+
+// UpdateForm hands msg to a form a step runs inside its own model and returns the form
+// as it now is; the caller looks at its State (completed, aborted) to act.
+func UpdateForm(f *huh.Form, msg tea.Msg) (*huh.Form, tea.Cmd) {
+	m, cmd := f.Update(msg)
+	if next, ok := m.(*huh.Form); ok {
+		f = next
+	}
+	return f, cmd
+}
