@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 	root.SetErr(errOut)
 	err := fang.Execute(ctx, root,
 		fang.WithVersion(buildVersion()),
-		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM),
+		fang.WithNotifySignal(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP),
 		fang.WithErrorHandler(printError),
 	)
 	return exitCode(err)

@@ -127,9 +127,9 @@ func (a *answers) form(all bool) *huh.Form {
 	var first, sched []huh.Field
 	if all || !a.hasDest {
 		first = append(first, huh.NewInput().Key(KeyDest).
-			Title("Where should snapshots go?").
+			Title(withDefault("Where should snapshots go?", a.dest)).
 			Description("A folder on this node, outside etcd's data dir; made with mode 0700 when missing.").
-			Value(&a.dest).Validate(validDest))
+			Value(&a.dest).Validate(step.OrKept(&a.dest, validDest)))
 	}
 	if all || !a.hasSchedule {
 		first = append(first, huh.NewSelect[string]().Key(KeySchedule).
@@ -162,12 +162,25 @@ func (a *answers) form(all bool) *huh.Form {
 		groups = append(groups, huh.NewGroup(first...))
 	}
 	if len(sched) > 0 {
-		groups = append(groups, huh.NewGroup(sched...).WithHideFunc(func() bool { return a.schedule == "none" }))
+		noSchedule := func() bool { return a.schedule == "none" }
+		for i, f := range sched {
+			sched[i] = step.AskWhen(f, func() bool { return !noSchedule() })
+		}
+		groups = append(groups, huh.NewGroup(sched...).WithHideFunc(noSchedule))
 	}
 	if len(groups) == 0 {
 		return nil
 	}
-	return huh.NewForm(groups...).WithShowHelp(true)
+	// The shell's help bar shows the form's keys (Keys), so the form shows none itself.
+	return huh.NewForm(groups...).WithShowHelp(false)
+}
+
+// withDefault names the default in a title: accessible prompts show the title only.
+func withDefault(title, value string) string {
+	if value == "" {
+		return title
+	}
+	return title + " [" + value + "]"
 }
 
 func validDest(v string) error {

@@ -332,7 +332,7 @@ func (p *Step) Report() *snapshot.Report { return p.report }
 
 // errorKind sorts an error for its view: what the Path is and what to do.
 func (p *Step) errorKind() (path, fix string) {
-	const again = "then test again (r); or skip this step (s, or " + KeySkip + "=true in an answers file)"
+	const again = "then test again (r in the wizard, or run it again); or skip this step (s in the wizard, or " + KeySkip + ": true in an answers file)"
 	switch {
 	case errors.Is(p.err, snapshot.ErrDestination):
 		return p.ans.dest, "fix the folder or choose another one (e), " + again

@@ -3,7 +3,7 @@ package certs
 import (
 	"errors"
 	"fmt"
-	"io"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,22 +13,6 @@ import (
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 )
-
-// when runs a field in accessible mode only while cond holds. huh's accessible mode asks
-// every field, even those of hidden groups; in the terminal UI the group's hide function
-// does the same job.
-type when struct {
-	huh.Field
-	cond func() bool
-}
-
-// RunAccessible asks the field only when cond holds.
-func (w when) RunAccessible(out io.Writer, in io.Reader) error {
-	if !w.cond() {
-		return nil
-	}
-	return w.Field.RunAccessible(out, in)
-}
 
 var modeOptions = []huh.Option[string]{
 	huh.NewOption("auto — generate what is missing or failing (recommended)", ModeAuto),
@@ -51,7 +35,7 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			hide = func() bool { return false }
 		}
 		for i, f := range fields {
-			fields[i] = when{Field: f, cond: func() bool { return !hide() }}
+			fields[i] = step.AskWhen(f, func() bool { return !hide() })
 		}
 		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
 	}

@@ -108,7 +108,7 @@ func (p *Step) rows(pairs []dcerts.Pair, checks []dcerts.Check) []render.Check {
 			detail += " · pass: " + strings.Join(passed, ", ")
 		}
 		out = append(out, render.Check{
-			Title:  pr.Name + " (" + string(pr.Role) + "): " + p.file(pr.Cert),
+			Title:  pairLabel(pr) + ": " + p.file(pr.Cert),
 			Status: status, Detail: detail,
 		})
 	}
@@ -137,4 +137,12 @@ func details(checks []dcerts.Check) []render.Check {
 // situationText is the pairs as found, as plain text, for the accessible form's note.
 func (p *Step) situationText() string {
 	return plain.New().Checks(p.rows(p.current(), p.checks), 0)
+}
+
+// pairLabel names a pair, with its role when the name does not say it ("ca", "server").
+func pairLabel(pr dcerts.Pair) string {
+	if pr.Name == string(pr.Role) {
+		return pr.Name
+	}
+	return pr.Name + " (" + string(pr.Role) + ")"
 }

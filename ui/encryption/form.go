@@ -3,7 +3,7 @@ package encryption
 import (
 	"errors"
 	"fmt"
-	"io"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 	"slices"
 	"strings"
 
@@ -19,22 +19,6 @@ var providerOption = map[enc.Provider]string{
 	enc.AESGCM:    "aesgcm — only with automated rotation: new key every 200,000 writes",
 	enc.AESCBC:    "aescbc — weak: padding-oracle; for FIPS-bound users and the seed guide's labs",
 	enc.KMS:       "kms v2 — external KMS plugin; then its name and endpoint",
-}
-
-// when runs a field in accessible mode only while cond holds. huh's accessible mode asks
-// every field, even those of hidden groups; in the terminal UI the group's hide function
-// does the same job.
-type when struct {
-	huh.Field
-	cond func() bool
-}
-
-// RunAccessible asks the field only when cond holds.
-func (w when) RunAccessible(out io.Writer, in io.Reader) error {
-	if !w.cond() {
-		return nil
-	}
-	return w.Field.RunAccessible(out, in)
 }
 
 // formFor builds the questions whose answers are not known: those not preset, or all of
@@ -54,7 +38,7 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			hide = func() bool { return false }
 		}
 		for i, f := range fields {
-			fields[i] = when{Field: f, cond: func() bool { return !hide() }}
+			fields[i] = step.AskWhen(f, func() bool { return !hide() })
 		}
 		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
 	}
@@ -73,12 +57,12 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 	if askKMS(KeyKMSName) {
 		kms = append(kms, huh.NewInput().Key(KeyKMSName).Title(withDefault("KMS plugin name", p.a.kmsName)).
 			Description("Stored in every encrypted value's prefix; must be unique in the config.").
-			Validate(orKept(&p.a.kmsName, validKMSName)).Value(&p.a.kmsName))
+			Validate(step.OrKept(&p.a.kmsName, validKMSName)).Value(&p.a.kmsName))
 	}
 	if askKMS(KeyKMSEndpoint) {
 		kms = append(kms, huh.NewInput().Key(KeyKMSEndpoint).Title(withDefault("KMS plugin endpoint", p.a.kmsEndpoint)).
 			Placeholder("unix:///var/run/kms-plugin.sock").
-			Validate(orKept(&p.a.kmsEndpoint, validEndpoint)).Value(&p.a.kmsEndpoint))
+			Validate(step.OrKept(&p.a.kmsEndpoint, validEndpoint)).Value(&p.a.kmsEndpoint))
 	}
 	if len(kms) > 0 {
 		add(func() bool { return !isKMS() }, kms...)
@@ -150,17 +134,6 @@ func (p *Step) resourceOptions() []huh.Option[string] {
 		opts = append(opts, huh.NewOption(r, r).Selected(slices.Contains(p.a.resources, r)))
 	}
 	return opts
-}
-
-// orKept accepts an empty line while the answer has a value: accessible mode checks the
-// raw line, and an empty one keeps the value shown.
-func orKept(current *string, valid func(string) error) func(string) error {
-	return func(v string) error {
-		if strings.TrimSpace(v) == "" && *current != "" {
-			return nil
-		}
-		return valid(v)
-	}
 }
 
 func validKMSName(v string) error {

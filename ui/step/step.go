@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -224,4 +225,36 @@ func UpdateForm(f *huh.Form, msg tea.Msg) (*huh.Form, tea.Cmd) {
 		f = next
 	}
 	return f, cmd
+}
+
+// AskWhen makes f ask in accessible mode only while cond holds. huh's accessible mode
+// asks every field, even those of hidden groups (in the terminal UI the group's hide
+// function does the job), so the plain driver would otherwise ask questions that do not
+// apply and take the answers meant for the next ones.
+func AskWhen(f huh.Field, cond func() bool) huh.Field {
+	return when{Field: f, cond: cond}
+}
+
+type when struct {
+	huh.Field
+	cond func() bool
+}
+
+// RunAccessible asks the field only when cond holds.
+func (w when) RunAccessible(out io.Writer, in io.Reader) error {
+	if !w.cond() {
+		return nil
+	}
+	return w.Field.RunAccessible(out, in)
+}
+
+// OrKept accepts an empty line while the answer already has a value: accessible mode
+// validates the raw line, and an empty one keeps the value shown.
+func OrKept(current *string, valid func(string) error) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" && *current != "" {
+			return nil
+		}
+		return valid(v)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/render"
@@ -20,6 +21,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"github.com/etcd-harden/etcd-harden/ui/backup"
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -117,7 +119,16 @@ func todo(s *step.Session, res *review.Result, now time.Time) []string {
 // afterAll is what is left whatever the wizard did: snapshots offsite, and the date to
 // renew the certificates before.
 func afterAll(s *step.Session, res *review.Result, now time.Time) []string {
-	out := []string{"Copy etcd snapshots offsite, and keep the schedule from the backup step running."}
+	var out []string
+	b, _ := s.Values[backup.ValueKey].(backup.Outcome)
+	switch {
+	case b.Report == nil:
+		out = append(out, "Prove a backup works before you need it: etcd-harden snapshot test --dest /var/backups/etcd (the backup step was skipped).")
+	case b.Report.Schedule != nil:
+		out = append(out, "Copy etcd snapshots offsite, and install the schedule from the backup step so they keep coming.")
+	default:
+		out = append(out, "Take snapshots regularly and copy them offsite: etcd-harden snapshot test --schedule both shows a CronJob and a systemd timer to copy.")
+	}
 	if exp, name, ok := nextExpiry(s, res, now); ok {
 		out = append(out, fmt.Sprintf("Renew the etcd certificates before %s (%s expires first, in %d days).",
 			exp.Format("2006-01-02"), name, int(exp.Sub(now).Hours()/24)))
@@ -200,20 +211,31 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 // View implements step.Step.
 func (m *Step) View(f step.Frame) string {
 	var b strings.Builder
-	b.WriteString(f.R.Summary(m.summary, f.Width))
+	// The lab's rewrite comes first: it is what the user just asked for, and the
+	// summary below it is long.
 	switch {
 	case m.rewriting:
-		b.WriteString("\nRewriting every Secret through the new encryption config…\n")
+		b.WriteString(wrap("Rewriting every Secret through the new encryption config…", f.Width) + "\n\n")
 	case m.after != nil:
-		b.WriteString("\n" + lab.RewriteNote + "\n")
 		b.WriteString(f.R.Facts([]render.Fact{
 			{Key: "before", Value: statusLine(m.before)},
 			{Key: "after", Value: statusLine(m.after)},
 		}, f.Width))
-	case m.lab != nil && m.canRewriteView():
-		b.WriteString("\nIn the lab, press w to rewrite every Secret the way kube-apiserver would after a restart\n(the lab's stand-in for `kubectl get secrets -A -o json | kubectl replace -f -`).\n")
+		b.WriteString("\n" + wrap(lab.RewriteNote, f.Width) + "\n\n")
+	}
+	b.WriteString(f.R.Summary(m.summary, f.Width))
+	if m.after == nil && !m.rewriting && m.lab != nil && m.canRewriteView() {
+		b.WriteString("\n" + wrap("In the lab, press w to rewrite every Secret the way kube-apiserver would after a restart (the lab's stand-in for `kubectl get secrets -A -o json | kubectl replace -f -`).", f.Width) + "\n")
 	}
 	return b.String()
+}
+
+// wrap fits text to width columns (0: no limit), breaking between words.
+func wrap(text string, width int) string {
+	if width <= 0 {
+		return text
+	}
+	return lipgloss.NewStyle().Width(width).Render(text)
 }
 
 func (m *Step) canRewriteView() bool { return m.summary.Title == "The node is hardened" }
