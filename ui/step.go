@@ -5,10 +5,14 @@ package ui
 
 import (
 	"context"
+
 	"fmt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 	"github.com/etcd-harden/etcd-harden/ui/backup"
@@ -44,7 +48,43 @@ func applyPlan(ctx context.Context, s *step.Session, progress func(string)) (str
 	if rep.Backup == nil {
 		return "", nil
 	}
+	progress("counting how etcd holds the values now")
+	if st, err := scanStatus(ctx, s); err != nil {
+		s.Put(step.ValueStatus, err)
+	} else {
+		s.Put(step.ValueStatus, st)
+	}
 	return rep.Backup.Dir, nil
+}
+
+// scanStatus counts how etcd holds the values of the encrypted resources right after an
+// apply, as `etcd-harden encryption status` does, over the client TLS the apply checked.
+// They stay plaintext until kube-apiserver rewrites them; the summary says so.
+func scanStatus(ctx context.Context, s *step.Session) (*encryption.StatusReport, error) {
+	st, err := discover.Load(s.Layout)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := etcdconn.Resolve(etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key), st)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := conn.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	resources, config := encryption.DefaultResources, (*encryption.Config)(nil)
+	if cur, err := encryption.Locate(st); err == nil && cur != nil && cur.Config != nil {
+		config, resources = cur.Config, cur.Config.Resources()
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return encryption.Status(ctx, cli, resources, config, nil)
 }
 
 // savePlan writes the session's plan as `plan --out` does: patch, review, secrets.

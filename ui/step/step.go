@@ -46,6 +46,7 @@ const (
 	ValueEncryption = "encryption" // *encryption.Result of the encryption step
 	ValueCerts      = "certs"      // *harden.CertsResult of the certificates step
 	ValueReview     = "review"     // *review.Result: what the review step did
+	ValueStatus     = "status"     // *encryption.StatusReport after an apply, or the error of the scan
 )
 
 // Planner adds one step's changes to a plan. It must give the same changes for the same

@@ -38,6 +38,8 @@ type Step struct {
 	root    string
 
 	rewriting bool
+	status    *encryption.StatusReport // after an apply: how etcd holds the values now (ValueStatus)
+	statusErr error
 	before    *encryption.StatusReport
 	after     *encryption.StatusReport
 	rewrite   *lab.RewriteReport
@@ -67,6 +69,8 @@ func (m *Step) Init(s *step.Session) tea.Cmd {
 	if v, _ := s.Answer(AnswerRewrite); v == "true" && m.canRewrite(s) {
 		return m.startRewrite()
 	}
+	m.status, _ = s.Values[step.ValueStatus].(*encryption.StatusReport)
+	m.statusErr, _ = s.Values[step.ValueStatus].(error)
 	return nil
 }
 
@@ -222,6 +226,10 @@ func (m *Step) View(f step.Frame) string {
 			{Key: "after", Value: statusLine(m.after)},
 		}, f.Width))
 		b.WriteString("\n" + wrap(lab.RewriteNote, f.Width) + "\n\n")
+	case m.status != nil:
+		b.WriteString(f.R.Facts([]render.Fact{{Key: "in etcd now", Value: statusLine(m.status)}}, f.Width) + "\n\n")
+	case m.statusErr != nil:
+		b.WriteString(wrap("Could not count how etcd holds the values: "+m.statusErr.Error()+" (etcd-harden encryption status tries again).", f.Width) + "\n\n")
 	}
 	b.WriteString(f.R.Summary(m.summary, f.Width))
 	if m.after == nil && !m.rewriting && m.lab != nil && m.canRewriteView() {
