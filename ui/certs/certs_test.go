@@ -360,7 +360,7 @@ func TestAccessibleForm(t *testing.T) {
 		if strings.Contains(out, "Certificate file") {
 			t.Errorf("the path questions were asked after \"no\":\n%s", out)
 		}
-		for _, want := range []string{"What etcd has now", "server (server): /etc/kubernetes/pki/etcd/server.crt (missing)", "Node name [node1]", "Advertise IP [127.0.0.1]"} {
+		for _, want := range []string{"What etcd has now", "server: /etc/kubernetes/pki/etcd/server.crt (missing)", "Node name [node1]", "Advertise IP [127.0.0.1]"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("the form lacks %q:\n%s", want, out)
 			}
