@@ -15,6 +15,7 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/tui"
@@ -398,7 +399,11 @@ func (m *Step) View(f step.Frame) string {
 	case m.result != nil:
 		return m.resultView(f)
 	case m.running:
-		fmt.Fprintf(&b, "%s Applying… %s (%s)\n", m.spin.View(), m.phase, time.Since(m.started).Round(time.Second))
+		line := fmt.Sprintf("%s Applying… %s (%s)", m.spin.View(), m.phase, time.Since(m.started).Round(time.Second))
+		if f.Width > 0 {
+			line = ansi.Truncate(line, f.Width, "…")
+		}
+		b.WriteString(line + "\n")
 		return b.String()
 	case m.form != nil:
 		return m.form.View()
