@@ -22,27 +22,8 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
-
-// testRoot lays out a node root holding the shared unhardened manifests.
-func testRoot(t *testing.T, pair string) string {
-	t.Helper()
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "testdata", "manifests", pair, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
 
 func plainTheme(bool) (render.Renderer, help.Styles) {
 	return plain.New(), help.Styles{}
@@ -90,28 +71,12 @@ func send(t *testing.T, sh *Shell, cmd tea.Cmd) {
 func press(t *testing.T, sh *Shell, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
-		send(t, sh, func() tea.Msg { return keyMsg(k) })
+		send(t, sh, func() tea.Msg { return steptest.Key(k) })
 	}
-}
-
-func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
-	case "left":
-		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	}
-	return tea.KeyPressMsg{Code: rune(k[0]), Text: k}
 }
 
 func TestShellMovesBackAndForthKeepingSteps(t *testing.T) {
-	sh, second := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 30)
+	sh, second := newTestShell(t, steptest.Root(t, "unhardened"), plainTheme, 100, 30)
 	if !sh.step().Ready() {
 		t.Fatalf("preflight not ready:\n%s", sh.render())
 	}
@@ -134,7 +99,7 @@ func TestShellMovesBackAndForthKeepingSteps(t *testing.T) {
 }
 
 func TestShellConfirmsBeforeQuitting(t *testing.T) {
-	sh, _ := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 30)
+	sh, _ := newTestShell(t, steptest.Root(t, "unhardened"), plainTheme, 100, 30)
 	press(t, sh, "q")
 	if !strings.Contains(sh.render(), "Quit the wizard?") {
 		t.Fatalf("q did not ask before quitting:\n%s", sh.render())
@@ -150,7 +115,7 @@ func TestShellConfirmsBeforeQuitting(t *testing.T) {
 }
 
 func TestShellScrollsLongBodies(t *testing.T) {
-	sh, _ := newTestShell(t, testRoot(t, "unhardened"), plainTheme, 100, 12)
+	sh, _ := newTestShell(t, steptest.Root(t, "unhardened"), plainTheme, 100, 12)
 	first := sh.render()
 	if got := strings.Count(first, "\n") + 1; got != 12 {
 		t.Fatalf("the view has %d lines, want the window's 12:\n%s", got, first)
@@ -188,7 +153,7 @@ func TestShellGolden(t *testing.T) {
 	for name, theme := range map[string]Theme{"plain": plainTheme, "tui-dark": tuiTheme} {
 		t.Run(name, func(t *testing.T) {
 			// A relative root keeps the wrapped lines the same whatever the temp folder.
-			root := testRoot(t, "unhardened")
+			root := steptest.Root(t, "unhardened")
 			wd, _ := os.Getwd()
 			t.Chdir(filepath.Dir(root))
 			sh, _ := newTestShell(t, filepath.Base(root), theme, 100, 30)
@@ -201,22 +166,19 @@ func TestShellGolden(t *testing.T) {
 
 // stableRoot pins the colour profile and names the root ROOT in a view.
 func stableRoot(sh *Shell) string {
-	var b bytes.Buffer
-	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.TrueColor}
-	w.WriteString(sh.render())
-	return strings.ReplaceAll(b.String(), sh.session.Layout.Root, "ROOT")
+	return strings.ReplaceAll(steptest.TrueColor(sh.render()), sh.session.Layout.Root, "ROOT")
 }
 
 // TestShellProgram runs the shell as a real bubbletea program.
 func TestShellProgram(t *testing.T) {
-	sh, _ := newTestShell(t, testRoot(t, "unhardened"), tuiTheme, 100, 30)
+	sh, _ := newTestShell(t, steptest.Root(t, "unhardened"), tuiTheme, 100, 30)
 	sh2 := NewShell(sh.session, DefaultSteps(), tuiTheme)
 	tm := teatest.NewTestModel(t, sh2, teatest.WithInitialTermSize(100, 30),
 		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.TrueColor)))
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("1.2.26")) },
 		teatest.WithDuration(10*time.Second))
-	tm.Send(keyMsg("q"))
-	tm.Send(keyMsg("y"))
+	tm.Send(steptest.Key("q"))
+	tm.Send(steptest.Key("y"))
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Shell)
 	if !final.Aborted() {
 		t.Fatal("q, y did not quit")
@@ -226,7 +188,7 @@ func TestShellProgram(t *testing.T) {
 func TestRunPlainPrintsChecksWithoutEscapes(t *testing.T) {
 	var out bytes.Buffer
 	err := Plain{R: plain.New(), Out: &out}.Run(context.Background(),
-		&step.Session{Layout: discover.Defaults(testRoot(t, "unhardened"), "", "")}, DefaultSteps()[:1])
+		&step.Session{Layout: discover.Defaults(steptest.Root(t, "unhardened"), "", "")}, DefaultSteps()[:1])
 	if err != nil {
 		t.Fatal(err)
 	}

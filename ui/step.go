@@ -6,7 +6,6 @@ package ui
 import (
 	"context"
 
-	"fmt"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"time"
 
@@ -89,18 +88,10 @@ func scanStatus(ctx context.Context, s *step.Session) (*encryption.StatusReport,
 
 // savePlan writes the session's plan as `plan --out` does: patch, review, secrets.
 func savePlan(s *step.Session, dir string) error {
-	r := &harden.Result{State: s.State, Plan: s.Plan, Before: s.Checks, Now: time.Now()}
-	r.Encryption, _ = s.Values[step.ValueEncryption].(*encryption.Result)
-	r.Certs, _ = s.Values[step.ValueCerts].(*harden.CertsResult)
-	planned, err := harden.PlannedState(s.Plan, s.State)
+	r, err := s.HardenResult(time.Now())
 	if err != nil {
-		return fmt.Errorf("reading the planned manifests: %w", err)
+		return err
 	}
-	r.Planned = planned
-	if r.After, err = harden.AuditAfter(s.Plan, s.State); err != nil {
-		return fmt.Errorf("auditing the planned manifests: %w", err)
-	}
-	r.Steps = harden.RemainingSteps(r)
 	return harden.WriteOut(dir, r, harden.WriteOptions{})
 }
 

@@ -14,19 +14,16 @@ import (
 	"testing/iotest"
 	"time"
 
-	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
-	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 // seeded is how many keys the tests put into etcd before the snapshot.
@@ -36,29 +33,7 @@ const seeded = 25
 // the real embedded etcd's (as the flags or ETCDCTL_* would give them).
 func newSession(t *testing.T, srv *testetcd.Server, answers map[string]string) *step.Session {
 	t.Helper()
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{discover.EtcdFile, discover.APIServerFile} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "manifests", "hardened", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	l := discover.Defaults(root, "", "")
-	st, err := discover.Load(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &step.Session{
-		Layout: l, State: st, Plan: plan.New(root), Answers: answers, Values: map[string]any{},
-		Order: []string{"preflight", "encryption", "certs", "review", "backup", "summary"},
-	}
+	s := steptest.Session(t, steptest.Root(t, "hardened"), answers)
 	if srv != nil {
 		s.Etcd = step.EtcdClient{Endpoints: []string{srv.Endpoint}, CACert: srv.TLS.CA, Cert: srv.TLS.ClientCert, Key: srv.TLS.ClientKey}
 	}
@@ -77,46 +52,12 @@ func startEtcd(t *testing.T) *testetcd.Server {
 	return srv
 }
 
-// driver runs a step's commands like the shell would, feeding their messages back, and
-// keeps the error views the step sends. Spinner ticks are dropped: they never end.
-type driver struct {
-	t      *testing.T
-	p      *Step
-	s      *step.Session
-	errors []render.Error
-}
-
-func (d *driver) run(cmd tea.Cmd) {
-	d.t.Helper()
-	queue := []tea.Cmd{cmd}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(queue) > 0 {
-		if time.Now().After(deadline) {
-			d.t.Fatal("the step's commands did not settle")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case nil, spinner.TickMsg:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		case step.ErrorMsg:
-			d.errors = append(d.errors, msg.Err)
-		default:
-			queue = append(queue, d.p.Update(d.s, msg))
-		}
-	}
-}
-
 // tui runs the step as the shell would: Init, then the window size the program reports.
-func runTUI(t *testing.T, p *Step, s *step.Session) *driver {
+func runTUI(t *testing.T, p *Step, s *step.Session) *steptest.Driver {
 	t.Helper()
-	d := &driver{t: t, p: p, s: s}
-	d.run(p.Init(s))
-	d.run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	d := &steptest.Driver{T: t, Step: p, Session: s}
+	d.Run(p.Init(s))
+	d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	return d
 }
 
@@ -134,8 +75,8 @@ func TestTestPassesWithPrefilledAnswers(t *testing.T) {
 	s := newSession(t, srv, prefilled(dest, KeySchedule, "both", KeyKeep, "3", KeyWrite, "true"))
 	p := NewWithOptions(Options{Name: "etcd-snapshot-test"})
 	d := runTUI(t, p, s)
-	if len(d.errors) > 0 || !p.Ready() {
-		t.Fatalf("not ready: errors %v, err %v\n%s", d.errors, p.Err(), p.View(step.Frame{R: plain.New()}))
+	if len(d.Errs) > 0 || !p.Ready() {
+		t.Fatalf("not ready: errors %v, err %v\n%s", d.Errs, p.Err(), p.View(step.Frame{R: plain.New()}))
 	}
 	snap := filepath.Join(dest, "etcd-snapshot-test.db")
 	assertMode(t, snap, 0o600)
@@ -200,8 +141,8 @@ func TestPlainPath(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "snaps")
 	s := newSession(t, srv, map[string]string{})
 	p := NewWithOptions(Options{Name: "etcd-snapshot-plain"})
-	d := &driver{t: t, p: p, s: s}
-	d.run(p.Init(s))
+	d := &steptest.Driver{T: t, Step: p, Session: s}
+	d.Run(p.Init(s))
 	form := p.Form(s)
 	if form == nil {
 		t.Fatal("no form with no answers")
@@ -213,7 +154,7 @@ func TestPlainPath(t *testing.T) {
 	if err := form.WithAccessible(true).WithInput(in).WithOutput(io.Discard).Run(); err != nil {
 		t.Fatal(err)
 	}
-	d.run(func() tea.Msg { return step.FormDone{} })
+	d.Run(func() tea.Msg { return step.FormDone{} })
 	if p.ans.dest != dest || p.ans.schedule != "cronjob" || p.ans.keep != 4 || p.ans.write {
 		t.Fatalf("answers = %+v", p.ans)
 	}
@@ -271,12 +212,12 @@ func TestBadAnswers(t *testing.T) {
 			a[tc.key] = tc.value
 			s := newSession(t, nil, a)
 			p := New()
-			d := &driver{t: t, p: p, s: s}
-			d.run(p.Init(s))
-			if len(d.errors) != 1 || p.Ready() {
-				t.Fatalf("errors %v, ready %v", d.errors, p.Ready())
+			d := &steptest.Driver{T: t, Step: p, Session: s}
+			d.Run(p.Init(s))
+			if len(d.Errs) != 1 || p.Ready() {
+				t.Fatalf("errors %v, ready %v", d.Errs, p.Ready())
 			}
-			if msg := d.errors[0].What; !strings.Contains(msg, tc.key) || !strings.Contains(msg, tc.want) {
+			if msg := d.Errs[0].What; !strings.Contains(msg, tc.key) || !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not name %s and %q", msg, tc.key, tc.want)
 			}
 		})
@@ -291,10 +232,10 @@ func TestUnreachableEndpoint(t *testing.T) {
 	s.Etcd = step.EtcdClient{Endpoints: []string{ep}, CACert: tls.CA, Cert: tls.ClientCert, Key: tls.ClientKey}
 	p := New()
 	d := runTUI(t, p, s)
-	if p.Ready() || len(d.errors) != 1 {
-		t.Fatalf("ready %v, errors %v", p.Ready(), d.errors)
+	if p.Ready() || len(d.Errs) != 1 {
+		t.Fatalf("ready %v, errors %v", p.Ready(), d.Errs)
 	}
-	e := d.errors[0]
+	e := d.Errs[0]
 	if e.Path != ep || !strings.Contains(e.What, ep) || !strings.Contains(e.Fix, KeySkip) {
 		t.Errorf("error view = %+v", e)
 	}
@@ -306,7 +247,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 		t.Errorf("files left in %s: %v", dest, entries)
 	}
 	// s skips the step, which is then ready.
-	d.run(func() tea.Msg { return tea.KeyPressMsg{Code: 's', Text: "s"} })
+	d.Run(func() tea.Msg { return tea.KeyPressMsg{Code: 's', Text: "s"} })
 	if !p.Ready() || !strings.Contains(p.View(step.Frame{R: plain.New()}), "Skipped") {
 		t.Error("s does not skip a failed test")
 	}
@@ -327,11 +268,11 @@ func TestMissingTLSFileNamesIt(t *testing.T) {
 	// No flags: the manifests name kube-apiserver's etcd client pair, which is not there.
 	p := New()
 	d := runTUI(t, p, s)
-	if len(d.errors) != 1 {
-		t.Fatalf("errors %v", d.errors)
+	if len(d.Errs) != 1 {
+		t.Fatalf("errors %v", d.Errs)
 	}
 	want := filepath.Join(s.Layout.Root, "etc/kubernetes/pki/etcd/ca.crt")
-	if e := d.errors[0]; e.Path != want || !strings.Contains(e.What, "kube-apiserver.yaml --etcd-cafile") {
+	if e := d.Errs[0]; e.Path != want || !strings.Contains(e.What, "kube-apiserver.yaml --etcd-cafile") {
 		t.Errorf("error view = %+v", e)
 	}
 	if _, err := os.Stat(dest); !os.IsNotExist(err) {
@@ -345,8 +286,8 @@ func TestTimeoutRemovesPartialFile(t *testing.T) {
 	s := newSession(t, srv, prefilled(dest))
 	p := NewWithOptions(Options{Timeout: time.Nanosecond})
 	d := runTUI(t, p, s)
-	if p.Ready() || len(d.errors) != 1 || !strings.Contains(d.errors[0].What, "did not finish within 1ns") {
-		t.Fatalf("ready %v, errors %+v", p.Ready(), d.errors)
+	if p.Ready() || len(d.Errs) != 1 || !strings.Contains(d.Errs[0].What, "did not finish within 1ns") {
+		t.Fatalf("ready %v, errors %+v", p.Ready(), d.Errs)
 	}
 	if entries, _ := os.ReadDir(dest); hasSnapshot(entries) {
 		t.Errorf("files left in %s: %v", dest, entries)
@@ -366,8 +307,8 @@ func TestScheduleFileIsNotOverwritten(t *testing.T) {
 	s := newSession(t, srv, prefilled(dest, KeySchedule, "cronjob", KeyKeep, "3", KeyWrite, "yes"))
 	p := New()
 	d := runTUI(t, p, s)
-	if p.Ready() || len(d.errors) != 1 || !strings.Contains(d.errors[0].What, mine+" exists with other content") {
-		t.Fatalf("ready %v, errors %+v", p.Ready(), d.errors)
+	if p.Ready() || len(d.Errs) != 1 || !strings.Contains(d.Errs[0].What, mine+" exists with other content") {
+		t.Fatalf("ready %v, errors %+v", p.Ready(), d.Errs)
 	}
 	if data, _ := os.ReadFile(mine); string(data) != "# my edits\n" {
 		t.Errorf("%s was changed: %q", mine, data)
@@ -389,7 +330,7 @@ func TestResultGolden(t *testing.T) {
 	for _, size := range []struct{ w, h int }{{100, 30}, {60, 20}} {
 		for name, r := range map[string]render.Renderer{"plain": plain.New(), "tui-dark": tui.New(tui.ThemeFor(true))} {
 			t.Run(fmt.Sprintf("%s-%dx%d", name, size.w, size.h), func(t *testing.T) {
-				golden.RequireEqual(t, []byte(pinned(p.View(step.Frame{R: r, Width: size.w, Height: size.h}))))
+				golden.RequireEqual(t, []byte(steptest.TrueColor(p.View(step.Frame{R: r, Width: size.w, Height: size.h}))))
 			})
 		}
 	}
@@ -412,17 +353,9 @@ func TestErrorGolden(t *testing.T) {
 	}}
 	for name, r := range map[string]render.Renderer{"plain": plain.New(), "tui-dark": tui.New(tui.ThemeFor(true))} {
 		t.Run(name, func(t *testing.T) {
-			golden.RequireEqual(t, []byte(pinned(p.View(step.Frame{R: r, Width: 100, Height: 30}))))
+			golden.RequireEqual(t, []byte(steptest.TrueColor(p.View(step.Frame{R: r, Width: 100, Height: 30}))))
 		})
 	}
-}
-
-// pinned passes a view through a true-colour profile writer, as a terminal would get it.
-func pinned(view string) string {
-	var b bytes.Buffer
-	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.TrueColor}
-	w.WriteString(view)
-	return b.String()
 }
 
 var (
@@ -493,22 +426,22 @@ func TestCancelKeyStopsTheTest(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "backups")
 	s := newSession(t, srv, prefilled(dest))
 	p := New()
-	d := &driver{t: t, p: p, s: s}
-	d.run(p.Init(s))
+	d := &steptest.Driver{T: t, Step: p, Session: s}
+	d.Run(p.Init(s))
 	cmd := p.Update(s, tea.WindowSizeMsg{Width: 100, Height: 30})
 	if p.phase != phaseRunning || !strings.Contains(strings.Join(viewKeys(p), " "), "cancel") {
 		t.Fatalf("not running after the window size: phase %d", p.phase)
 	}
-	d.run(func() tea.Msg { return tea.KeyPressMsg{Code: 'c', Text: "c"} })
-	d.run(cmd)
-	if p.Ready() || len(d.errors) != 1 || !strings.Contains(d.errors[0].Fix, "cancelled") {
-		t.Fatalf("ready %v, errors %+v", p.Ready(), d.errors)
+	d.Run(func() tea.Msg { return tea.KeyPressMsg{Code: 'c', Text: "c"} })
+	d.Run(cmd)
+	if p.Ready() || len(d.Errs) != 1 || !strings.Contains(d.Errs[0].Fix, "cancelled") {
+		t.Fatalf("ready %v, errors %+v", p.Ready(), d.Errs)
 	}
 	if entries, _ := os.ReadDir(dest); hasSnapshot(entries) {
 		t.Errorf("files left in %s: %v", dest, entries)
 	}
 	// r runs it again, to a pass.
-	d.run(func() tea.Msg { return tea.KeyPressMsg{Code: 'r', Text: "r"} })
+	d.Run(func() tea.Msg { return tea.KeyPressMsg{Code: 'r', Text: "r"} })
 	if !p.Ready() {
 		t.Fatalf("r did not test again: %v", p.Err())
 	}
@@ -567,7 +500,7 @@ func TestTUIFormStartsTheTest(t *testing.T) {
 		t.Fatalf("form view:\n%s", v)
 	}
 	for range 2 {
-		d.run(func() tea.Msg { return tea.KeyPressMsg{Code: tea.KeyEnter} })
+		d.Run(func() tea.Msg { return tea.KeyPressMsg{Code: tea.KeyEnter} })
 	}
 	if !p.Ready() {
 		t.Fatalf("not ready after the form: phase %d, err %v\n%s", p.phase, p.Err(), p.View(step.Frame{R: plain.New()}))

@@ -2,7 +2,7 @@ package certs
 
 import (
 	"bytes"
-	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,17 +12,15 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/plain"
-	"github.com/etcd-harden/etcd-harden/render/tui"
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	uienc "github.com/etcd-harden/etcd-harden/ui/encryption"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 var testNow = time.Date(2025, 3, 14, 9, 26, 0, 0, time.UTC)
@@ -33,168 +31,14 @@ const (
 	pkiRel       = "etc/kubernetes/pki/etcd/"
 )
 
-// testRoot lays out a node root holding the shared manifests of pair.
-func testRoot(t *testing.T, pair string) string {
-	t.Helper()
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "manifests", pair, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
-
-func newSession(t *testing.T, root string, answers map[string]string) *step.Session {
-	t.Helper()
-	layout := discover.Defaults(root, "", "")
-	st, err := discover.Load(layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &step.Session{Layout: layout, State: st, Plan: plan.New(root), Answers: answers,
-		Order: []string{"preflight", "encryption", "certs", "review", "backup", "summary"}}
-}
-
 func newStep() *Step {
 	p := New()
 	p.now = func() time.Time { return testNow }
 	return p
 }
 
-// run drives the step like the shell: it runs cmd and every command that follows,
-// feeding the messages back. Commands that do not answer quickly (cursor blinks) are
-// dropped. It returns the errors the step sent to the shell.
-func run(t *testing.T, p *Step, s *step.Session, cmd tea.Cmd) []render.Error {
-	t.Helper()
-	var errs []render.Error
-	queue := []tea.Cmd{cmd}
-	for n := 0; len(queue) > 0; n++ {
-		if n > 500 {
-			t.Fatal("the step keeps sending commands")
-		}
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		// Generation may take a while (RSA keys); other slow commands are cursor blinks.
-		msg, ok := quick(c, p.working)
-		if !ok || msg == nil {
-			continue
-		}
-		if cmds, ok := expand(msg); ok {
-			queue = append(queue, cmds...)
-			continue
-		}
-		switch msg := msg.(type) {
-		case step.ErrorMsg:
-			errs = append(errs, msg.Err)
-		default:
-			queue = append(queue, p.Update(s, msg))
-		}
-	}
-	return errs
-}
-
-// quick runs c, giving up after a short while, or a long one when patient.
-func quick(c tea.Cmd, patient bool) (tea.Msg, bool) {
-	ch := make(chan tea.Msg, 1)
-	go func() { ch <- c() }()
-	wait := 100 * time.Millisecond
-	if patient {
-		wait = 30 * time.Second
-	}
-	select {
-	case m := <-ch:
-		return m, true
-	case <-time.After(wait):
-		return nil, false
-	}
-}
-
-// expand opens tea.Batch and tea.Sequence messages.
-func expand(msg tea.Msg) ([]tea.Cmd, bool) {
-	if b, ok := msg.(tea.BatchMsg); ok {
-		return b, true
-	}
-	v := reflect.ValueOf(msg)
-	if v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeFor[tea.Cmd]() {
-		cmds := make([]tea.Cmd, v.Len())
-		for i := range cmds {
-			cmds[i] = v.Index(i).Interface().(tea.Cmd)
-		}
-		return cmds, true
-	}
-	return nil, false
-}
-
-func press(t *testing.T, p *Step, s *step.Session, keys ...string) []render.Error {
-	t.Helper()
-	var errs []render.Error
-	for _, k := range keys {
-		msg := tea.KeyPressMsg{Code: rune(k[0]), Text: k}
-		switch k {
-		case "enter":
-			msg = tea.KeyPressMsg{Code: tea.KeyEnter}
-		case "down":
-			msg = tea.KeyPressMsg{Code: tea.KeyDown}
-		}
-		errs = append(errs, run(t, p, s, func() tea.Msg { return msg })...)
-	}
-	return errs
-}
-
-// views renders the step with both backends at both widths.
-func views(p *Step) map[string]string {
-	out := map[string]string{}
-	for _, w := range []int{100, 60} {
-		out[fmt.Sprintf("plain_%d", w)] = p.View(step.Frame{R: plain.New(), Width: w, Height: 30})
-		var b bytes.Buffer
-		cw := &colorprofile.Writer{Forward: &b, Profile: colorprofile.TrueColor}
-		_, _ = cw.WriteString(p.View(step.Frame{R: tui.New(tui.ThemeFor(true)), Width: w, Height: 30, Dark: true}))
-		out[fmt.Sprintf("tui_%d", w)] = b.String()
-	}
-	return out
-}
-
-// assertNoSecret fails when any secret appears in the views or the patch.
-func assertNoSecret(t *testing.T, p *Step, s *step.Session, secrets ...string) {
-	t.Helper()
-	patch := string(s.Plan.Patch())
-	for _, sec := range secrets {
-		if sec == "" {
-			t.Fatal("empty secret to look for")
-		}
-		for name, v := range views(p) {
-			if strings.Contains(v, sec) {
-				t.Errorf("%s view shows a key:\n%s", name, v)
-			}
-		}
-		if strings.Contains(patch, sec) {
-			t.Errorf("the patch holds a key:\n%s", patch)
-		}
-	}
-}
-
 var prefilled = map[string]string{
 	KeyMode: ModeAuto, KeyKeyType: string(dcerts.ECDSAP256), KeyNodeName: "node1", KeyAdvertiseIP: "127.0.0.1",
-}
-
-func clone(m map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // keysOf returns the private keys the plan writes.
@@ -217,16 +61,16 @@ func keysOf(t *testing.T, pl *plan.Plan) []string {
 // planned runs the step with every answer given and returns it ready.
 func planned(t *testing.T, root string, answers map[string]string) (*Step, *step.Session) {
 	t.Helper()
-	s := newSession(t, root, answers)
+	s := steptest.Session(t, root, answers)
 	p := newStep()
-	if errs := run(t, p, s, p.Init(s)); len(errs) > 0 {
+	if errs := steptest.Drive(t, p, s, p.Init(s)); len(errs) > 0 {
 		t.Fatalf("errors: %+v", errs)
 	}
 	return p, s
 }
 
 func TestPrefilledAutoGeneratesAndPlansManifests(t *testing.T) {
-	p, s := planned(t, testRoot(t, "unhardened"), clone(prefilled))
+	p, s := planned(t, steptest.Root(t, "unhardened"), maps.Clone(prefilled))
 	if p.Form(s) != nil {
 		t.Fatal("Form is not nil although every answer was given")
 	}
@@ -256,7 +100,7 @@ func TestPrefilledAutoGeneratesAndPlansManifests(t *testing.T) {
 	if len(keys) < 4 {
 		t.Fatalf("only %d keys planned", len(keys))
 	}
-	assertNoSecret(t, p, s, keys...)
+	steptest.NoSecret(t, p, s, keys...)
 	// Another step's planner rebuilds the plan: the same keys, not new ones.
 	if err := s.SetPlanner("encryption", nil); err != nil {
 		t.Fatal(err)
@@ -270,9 +114,9 @@ func TestPrefilledAutoGeneratesAndPlansManifests(t *testing.T) {
 }
 
 func TestExistingModeRefusesFailingFiles(t *testing.T) {
-	answers := clone(prefilled)
+	answers := maps.Clone(prefilled)
 	answers[KeyMode] = ModeExisting
-	p, s := planned(t, testRoot(t, "unhardened"), answers)
+	p, s := planned(t, steptest.Root(t, "unhardened"), answers)
 	if p.Ready() {
 		t.Fatal("ready although the files are missing")
 	}
@@ -290,8 +134,8 @@ func TestExistingModeRefusesFailingFiles(t *testing.T) {
 // applied lays out a root whose certificates were made and written by the step.
 func applied(t *testing.T) string {
 	t.Helper()
-	root := testRoot(t, "unhardened")
-	_, s := planned(t, root, clone(prefilled))
+	root := steptest.Root(t, "unhardened")
+	_, s := planned(t, root, maps.Clone(prefilled))
 	if _, err := s.Plan.Apply(plan.ApplyOptions{BackupRoot: t.TempDir()}); err != nil {
 		t.Fatal(err)
 	}
@@ -307,16 +151,16 @@ func TestCAKeyMissing(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, pkiRel, "peer.crt")); err != nil {
 		t.Fatal(err)
 	}
-	s := newSession(t, root, clone(prefilled))
+	s := steptest.Session(t, root, maps.Clone(prefilled))
 	p := newStep()
-	errs := run(t, p, s, p.Init(s))
+	errs := steptest.Drive(t, p, s, p.Init(s))
 	if len(errs) != 1 || !strings.Contains(errs[0].What, "CA key") || !strings.Contains(errs[0].Fix, "generate") {
 		t.Fatalf("errors = %+v", errs)
 	}
 	if p.Ready() || !s.Plan.Empty() {
 		t.Fatal("a failed generation left the step ready or the plan changed")
 	}
-	answers := clone(prefilled)
+	answers := maps.Clone(prefilled)
 	answers[KeyMode] = ModeGenerate
 	p, _ = planned(t, root, answers)
 	if !p.Ready() || !p.made.gen.NewCA {
@@ -327,11 +171,11 @@ func TestCAKeyMissing(t *testing.T) {
 func TestBadAnswersAreRefused(t *testing.T) {
 	for key, value := range map[string]string{KeyMode: "magic", KeyKeyType: "dsa", KeyAdvertiseIP: "node1.example", PathKey("server", "cert"): "relative.crt"} {
 		t.Run(key, func(t *testing.T) {
-			answers := clone(prefilled)
+			answers := maps.Clone(prefilled)
 			answers[key] = value
-			s := newSession(t, testRoot(t, "unhardened"), answers)
+			s := steptest.Session(t, steptest.Root(t, "unhardened"), answers)
 			p := newStep()
-			errs := run(t, p, s, p.Init(s))
+			errs := steptest.Drive(t, p, s, p.Init(s))
 			if len(errs) != 1 || !strings.Contains(errs[0].What, key) || errs[0].Fix == "" {
 				t.Fatalf("errors = %+v", errs)
 			}
@@ -344,9 +188,9 @@ func TestBadAnswersAreRefused(t *testing.T) {
 
 func TestAccessibleForm(t *testing.T) {
 	t.Run("rsa", func(t *testing.T) {
-		s := newSession(t, testRoot(t, "unhardened"), nil)
+		s := steptest.Session(t, steptest.Root(t, "unhardened"), nil)
 		p := newStep()
-		run(t, p, s, p.Init(s))
+		steptest.Drive(t, p, s, p.Init(s))
 		out := runForm(t, p, s, "1\n2\n\n10.0.0.5\n1\n")
 		if !p.Ready() {
 			t.Fatalf("not ready: %v\n%s", p.err, out)
@@ -381,9 +225,9 @@ func TestAccessibleForm(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s := newSession(t, root, nil)
+		s := steptest.Session(t, root, nil)
 		p := newStep()
-		run(t, p, s, p.Init(s))
+		steptest.Drive(t, p, s, p.Init(s))
 		// existing; no such file (asked again); the copies.
 		out := runForm(t, p, s, "2\n3\n/etc/etcd/tls/nope.crt\n/etc/etcd/tls/server.crt\n/etc/etcd/tls/server.key\n")
 		if !strings.Contains(out, "no such file") {
@@ -421,33 +265,33 @@ func runForm(t *testing.T, p *Step, s *step.Session, input string) string {
 	if strings.Contains(out.String(), "\x1b") {
 		t.Errorf("the accessible form writes escape codes:\n%s", out.String())
 	}
-	if errs := run(t, p, s, func() tea.Msg { return step.FormDone{} }); len(errs) > 0 {
+	if errs := steptest.Drive(t, p, s, func() tea.Msg { return step.FormDone{} }); len(errs) > 0 {
 		t.Fatalf("errors: %+v\n%s", errs, out.String())
 	}
 	return out.String()
 }
 
 func TestTerminalFormAndEdit(t *testing.T) {
-	s := newSession(t, testRoot(t, "unhardened"), nil)
+	s := steptest.Session(t, steptest.Root(t, "unhardened"), nil)
 	p := newStep()
-	run(t, p, s, p.Init(s))
-	run(t, p, s, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	steptest.Drive(t, p, s, p.Init(s))
+	steptest.Drive(t, p, s, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	if !p.CapturesKeys() || p.Ready() {
 		t.Fatal("the form is not active")
 	}
 	for i := 0; p.form != nil && i < 20; i++ {
-		press(t, p, s, "enter")
+		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || p.a.mode != ModeAuto {
 		t.Fatalf("enter through the defaults did not plan: %v\n%s", p.err, p.View(step.Frame{R: plain.New()}))
 	}
 	keys := keysOf(t, s.Plan)
-	press(t, p, s, "e")
+	steptest.Press(t, p, s, "e")
 	if p.form == nil || p.Ready() {
 		t.Fatal("e did not open the form again")
 	}
 	for i := 0; p.form != nil && i < 20; i++ {
-		press(t, p, s, "enter")
+		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || !reflect.DeepEqual(keysOf(t, s.Plan), keys) {
 		t.Fatal("the same answers made new keys")
@@ -458,17 +302,17 @@ func TestTerminalFormAndEdit(t *testing.T) {
 func TestGolden(t *testing.T) {
 	for _, mode := range []string{ModeAuto, ModeExisting} {
 		t.Run(mode, func(t *testing.T) {
-			root := testRoot(t, "unhardened")
+			root := steptest.Root(t, "unhardened")
 			wd, err := os.Getwd()
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A relative root keeps the wrapped paths the same whatever the temp folder.
 			t.Chdir(filepath.Dir(root))
-			answers := clone(prefilled)
+			answers := maps.Clone(prefilled)
 			answers[KeyMode] = mode
 			p, _ := planned(t, filepath.Base(root), answers)
-			vs := views(p)
+			vs := steptest.Views(p, 100, 60)
 			t.Chdir(wd)
 			for name, v := range vs {
 				t.Run(name, func(t *testing.T) {
@@ -485,12 +329,12 @@ func TestGolden(t *testing.T) {
 // TestAfterEncryption runs the encryption step first: both edit kube-apiserver.yaml, and
 // the certificates' planner starts from the encryption step's result.
 func TestAfterEncryption(t *testing.T) {
-	answers := clone(prefilled)
+	answers := maps.Clone(prefilled)
 	for k, v := range map[string]string{uienc.KeyProvider: "secretbox", uienc.KeyResources: "secrets",
 		uienc.KeyCustom: "", uienc.KeyKeyName: "k1", uienc.KeyAutoReload: "false"} {
 		answers[k] = v
 	}
-	s := newSession(t, testRoot(t, "unhardened"), answers)
+	s := steptest.Session(t, steptest.Root(t, "unhardened"), answers)
 	e := uienc.New()
 	for cmd := []tea.Cmd{e.Init(s)}; len(cmd) > 0; {
 		c := cmd[0]
@@ -503,7 +347,7 @@ func TestAfterEncryption(t *testing.T) {
 		t.Fatal("the encryption step is not ready")
 	}
 	p := newStep()
-	if errs := run(t, p, s, p.Init(s)); len(errs) > 0 || !p.Ready() {
+	if errs := steptest.Drive(t, p, s, p.Init(s)); len(errs) > 0 || !p.Ready() {
 		t.Fatalf("errors: %+v", errs)
 	}
 	api := s.Plan.Find(apiserverRel).New

@@ -17,7 +17,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/huh/v2"
-	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/render"
@@ -28,6 +27,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 // themes are the backends a view is pinned in: the plain renderer and the tui in both
@@ -52,15 +52,6 @@ func background(dark bool) tea.Msg {
 	return tea.BackgroundColorMsg{Color: color.White}
 }
 
-// pinned writes s through a true-colour profile, so the goldens keep their escape codes
-// whatever the terminal running the tests.
-func pinned(s string) string {
-	var b bytes.Buffer
-	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.TrueColor}
-	_, _ = w.WriteString(s)
-	return b.String()
-}
-
 // counts are the line counts of the preview: a generated certificate is 10 or 11 PEM
 // lines (its DER length varies with the random serial and signature).
 var counts = regexp.MustCompile(`\+\d+ −\d+|of \d+`)
@@ -76,24 +67,24 @@ func hashDigits(s string) string {
 
 // goldenViews pins the step's view in every theme and size, as subtests named
 // <theme>_<w>x<h>. view draws the step after the terminal reported its background.
-func goldenViews(t *testing.T, d *driver, view func(f step.Frame) string) {
+func goldenViews(t *testing.T, d *steptest.Driver, view func(f step.Frame) string) {
 	t.Helper()
 	for _, th := range themes {
-		d.run(func() tea.Msg { return background(th.dark) })
+		d.Run(func() tea.Msg { return background(th.dark) })
 		for _, sz := range sizes {
-			d.run(func() tea.Msg { return tea.WindowSizeMsg{Width: sz[0], Height: sz[1]} })
-			got := counts.ReplaceAllStringFunc(pinned(view(step.Frame{R: th.r, Width: sz[0], Height: sz[1], Dark: th.dark})), hashDigits)
+			d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: sz[0], Height: sz[1]} })
+			got := counts.ReplaceAllStringFunc(steptest.TrueColor(view(step.Frame{R: th.r, Width: sz[0], Height: sz[1], Dark: th.dark})), hashDigits)
 			t.Run(fmt.Sprintf("%s_%dx%d", th.name, sz[0], sz[1]), func(t *testing.T) {
 				t.Chdir(pkgDir)
 				golden.RequireEqual(t, []byte(got))
 			})
 		}
 	}
-	d.run(func() tea.Msg { return background(true) })
+	d.Run(func() tea.Msg { return background(true) })
 }
 
 func TestGoldenPreview(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
@@ -101,20 +92,20 @@ func TestGoldenPreview(t *testing.T) {
 }
 
 func TestGoldenConfirm(t *testing.T) {
-	s := newSession(t, nodeRoot(t, "unhardened"), nil)
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("a")
+	d.Press("a")
 	goldenViews(t, d, m.View)
 }
 
 func TestGoldenApplied(t *testing.T) {
-	s := newSession(t, nodeRoot(t, "unhardened"), nil)
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("a", "y")
+	d.Press("a", "y")
 	if !m.Ready() {
-		t.Fatalf("not ready after the apply: %v", d.errs)
+		t.Fatalf("not ready after the apply: %v", d.Errs)
 	}
 	goldenViews(t, d, m.View)
 }
@@ -122,12 +113,12 @@ func TestGoldenApplied(t *testing.T) {
 func TestGoldenSaved(t *testing.T) {
 	// A relative folder, shown as the absolute path it resolves to: the temp folder's.
 	// The goldens name it PLAN.
-	s := newSession(t, nodeRoot(t, "unhardened"), map[string]string{AnswerDir: "plan"})
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), map[string]string{AnswerDir: "plan"})
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("s", "enter")
+	d.Press("s", "enter")
 	if !m.Ready() {
-		t.Fatalf("not ready after the save: %v", d.errs)
+		t.Fatalf("not ready after the save: %v", d.Errs)
 	}
 	abs, _ := filepath.Abs("plan")
 	m.result.SavedDir = "PLAN"
@@ -136,10 +127,10 @@ func TestGoldenSaved(t *testing.T) {
 }
 
 func TestPreviewKeys(t *testing.T) {
-	s := newSession(t, nodeRoot(t, "unhardened"), nil)
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	f := step.Frame{R: plain.New(), Width: 100, Height: 30}
 	first := m.View(f)
 	if m.Ready() {
@@ -156,7 +147,7 @@ func TestPreviewKeys(t *testing.T) {
 		t.Errorf("help keys %v lack a, s or tab", help)
 	}
 
-	d.press("tab")
+	d.Press("tab")
 	if m.preview.File() != 1 {
 		t.Fatalf("tab went to file %d, want 1", m.preview.File())
 	}
@@ -164,23 +155,23 @@ func TestPreviewKeys(t *testing.T) {
 	if afterTab == first || !strings.Contains(afterTab, "kube-apiserver.yaml") {
 		t.Fatalf("tab did not move the view to kube-apiserver.yaml:\n%s", afterTab)
 	}
-	d.press("n")
+	d.Press("n")
 	if m.View(f) == afterTab {
 		t.Fatal("n did not move to the next hunk")
 	}
-	if len(d.errs) > 0 {
-		t.Fatalf("errors: %v", d.errs)
+	if len(d.Errs) > 0 {
+		t.Fatalf("errors: %v", d.Errs)
 	}
 }
 
 func TestApplyWritesFiles(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 
-	d.press("a")
+	d.Press("a")
 	if !m.CapturesKeys() || m.ScrollsItself() {
 		t.Fatal("the confirmation must have every key")
 	}
@@ -197,9 +188,9 @@ func TestApplyWritesFiles(t *testing.T) {
 	if !slices.Contains(help, "y Apply") || !slices.Contains(help, "n Not now") || slices.Contains(help, "a apply") {
 		t.Errorf("help while asking: %q, want the question's keys", help)
 	}
-	d.press("left", "enter") // to "Apply", then enter
-	if len(d.errs) > 0 || !m.Ready() {
-		t.Fatalf("not ready after the apply: errors %v", d.errs)
+	d.Press("left", "enter") // to "Apply", then enter
+	if len(d.Errs) > 0 || !m.Ready() {
+		t.Fatalf("not ready after the apply: errors %v", d.Errs)
 	}
 
 	// The files are on disk with their modes; the session reads the node again.
@@ -242,7 +233,7 @@ func TestApplyWritesFiles(t *testing.T) {
 	}
 	// Once applied, a and s do nothing.
 	before := snapshot(t, root)
-	d.press("a", "s")
+	d.Press("a", "s")
 	if m.form != nil {
 		t.Fatal("a opened a question after the apply")
 	}
@@ -250,19 +241,19 @@ func TestApplyWritesFiles(t *testing.T) {
 }
 
 func TestApplyNotNow(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
 	before := snapshot(t, root)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	f := step.Frame{R: plain.New(), Width: 100, Height: 30}
 	preview := m.View(f)
 
 	for _, keys := range [][]string{{"a", "n"}, {"a", "enter"}} { // "Not now" is the default
-		d.press(keys...)
-		if len(d.errs) > 0 {
-			t.Fatalf("%v: error view %+v", keys, d.errs)
+		d.Press(keys...)
+		if len(d.Errs) > 0 {
+			t.Fatalf("%v: error view %+v", keys, d.Errs)
 		}
 		if m.form != nil || m.running || m.result != nil || m.Ready() {
 			t.Fatalf("%v: form %v, running %v, result %+v", keys, m.form != nil, m.running, m.result)
@@ -276,29 +267,29 @@ func TestApplyNotNow(t *testing.T) {
 		t.Error("a result was kept though nothing was done")
 	}
 	// The user can still apply afterwards.
-	d.press("a", "y")
+	d.Press("a", "y")
 	if !m.Ready() || m.result == nil || m.result.Action != ActionApply {
-		t.Fatalf("a, y after Not now did not apply: %v", d.errs)
+		t.Fatalf("a, y after Not now did not apply: %v", d.Errs)
 	}
 }
 
 func TestSaveWritesPlan(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
 	before := snapshot(t, root)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("s")
+	d.Press("s")
 	f := step.Frame{R: plain.New(), Width: 100, Height: 30}
 	if v := m.View(f); !strings.Contains(v, "Save the plan into which folder?") || !m.CapturesKeys() {
 		t.Fatalf("s did not ask for a folder:\n%s", v)
 	}
 	// The field holds the default; the user clears it and types a folder of their own.
-	d.press("ctrl+u")
-	d.typeText("plans/cp-1")
-	d.press("enter")
-	if len(d.errs) > 0 || !m.Ready() {
-		t.Fatalf("not ready after the save: %v", d.errs)
+	d.Press("ctrl+u")
+	d.Type("plans/cp-1")
+	d.Press("enter")
+	if len(d.Errs) > 0 || !m.Ready() {
+		t.Fatalf("not ready after the save: %v", d.Errs)
 	}
 	dir, _ := filepath.Abs(filepath.Join("plans", "cp-1"))
 	for _, name := range []string{harden.PatchFile, harden.ReviewFile} {
@@ -332,7 +323,7 @@ func TestSaveWritesPlan(t *testing.T) {
 // TestSaveRefusesUsedFolder: a folder with other files is never written into; the
 // user is told which folder and can choose another.
 func TestSaveRefusesUsedFolder(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	used, _ := filepath.Abs("notes")
 	must(t, os.MkdirAll(used, 0o755))
 	must(t, os.WriteFile(filepath.Join(used, "todo.txt"), []byte("mine\n"), 0o644))
@@ -340,11 +331,11 @@ func TestSaveRefusesUsedFolder(t *testing.T) {
 	before := snapshot(t, ".")
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("s", "enter")
-	if len(d.errs) != 1 {
-		t.Fatalf("errors %+v, want one", d.errs)
+	d.Press("s", "enter")
+	if len(d.Errs) != 1 {
+		t.Fatalf("errors %+v, want one", d.Errs)
 	}
-	e := d.errs[0]
+	e := d.Errs[0]
 	if !strings.Contains(e.What, used) || !strings.Contains(e.What, "not empty") {
 		t.Errorf("the error does not name the folder and the problem: %+v", e)
 	}
@@ -357,18 +348,18 @@ func TestSaveRefusesUsedFolder(t *testing.T) {
 	sameFiles(t, before, snapshot(t, "."))
 
 	// Another folder works.
-	d.press("s", "ctrl+u")
-	d.typeText("fresh")
-	d.press("enter")
-	if !m.Ready() || len(d.errs) != 1 {
-		t.Fatalf("the second save failed: %+v", d.errs)
+	d.Press("s", "ctrl+u")
+	d.Type("fresh")
+	d.Press("enter")
+	if !m.Ready() || len(d.Errs) != 1 {
+		t.Fatalf("the second save failed: %+v", d.Errs)
 	}
 }
 
 // TestApplyRefusesChangedNode: a manifest edited after the plan was made is not
 // overwritten: the error says so and nothing is written.
 func TestApplyRefusesChangedNode(t *testing.T) {
-	root := nodeRoot(t, "unhardened")
+	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
 	etcd := filepath.Join(root, "etc", "kubernetes", "manifests", discover.EtcdFile)
 	data, _ := os.ReadFile(etcd)
@@ -377,11 +368,11 @@ func TestApplyRefusesChangedNode(t *testing.T) {
 
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
-	d.press("a", "y")
-	if len(d.errs) != 1 {
-		t.Fatalf("errors %+v, want one", d.errs)
+	d.Press("a", "y")
+	if len(d.Errs) != 1 {
+		t.Fatalf("errors %+v, want one", d.Errs)
 	}
-	if e := d.errs[0]; !strings.Contains(e.What, "changed after the plan was made") || !strings.Contains(e.What, "etcd.yaml") {
+	if e := d.Errs[0]; !strings.Contains(e.What, "changed after the plan was made") || !strings.Contains(e.What, "etcd.yaml") {
 		t.Errorf("error %+v", e)
 	}
 	if m.Ready() || m.result != nil || m.running {
@@ -393,7 +384,7 @@ func TestApplyRefusesChangedNode(t *testing.T) {
 // TestCancelWaitsForRollback: quitting while an apply runs returns only once the apply
 // has stopped and put the files back.
 func TestCancelWaitsForRollback(t *testing.T) {
-	s := newSession(t, nodeRoot(t, "unhardened"), nil)
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), nil)
 	var rolledBack, returned bool
 	started := make(chan struct{})
 	apply := func(ctx context.Context, _ *step.Session, progress func(string)) (string, error) {
@@ -407,8 +398,8 @@ func TestCancelWaitsForRollback(t *testing.T) {
 	}
 	m := New(apply, savePlan)
 	d := newDriver(t, m, s)
-	d.patience, d.abandon = 500*time.Millisecond, true
-	d.press("a", "y")
+	d.Wait, d.Abandon = 500*time.Millisecond, true
+	d.Press("a", "y")
 	<-started
 	if !m.running || m.Ready() {
 		t.Fatal("the apply is not running")
@@ -439,11 +430,8 @@ func TestCancelWithoutWork(t *testing.T) {
 }
 
 func TestNothingToChange(t *testing.T) {
-	root := nodeRoot(t, "hardened")
-	layout := discover.Defaults(root, "", "")
-	st, err := discover.Load(layout)
-	must(t, err)
-	s := &step.Session{Layout: layout, State: st, Plan: plan.New(root), Values: map[string]any{}, Order: order}
+	root := steptest.NodeRoot(t, "hardened")
+	s := steptest.Session(t, root, nil)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
 	if !m.Ready() {
@@ -461,8 +449,8 @@ func TestNothingToChange(t *testing.T) {
 		t.Error("keys or questions with nothing to change")
 	}
 	before := snapshot(t, root)
-	d.press("a", "s")
-	if m.form != nil || len(d.errs) > 0 {
+	d.Press("a", "s")
+	if m.form != nil || len(d.Errs) > 0 {
 		t.Fatal("a or s did something with nothing to change")
 	}
 	var out bytes.Buffer
@@ -498,7 +486,7 @@ func runPlainFrom(t *testing.T, m *Step, s *step.Session, in io.Reader) (string,
 		if err != nil {
 			return out.String(), err
 		}
-		d.run(func() tea.Msg { return step.FormDone{} })
+		d.Run(func() tea.Msg { return step.FormDone{} })
 	}
 	if err := m.RunPlain(context.Background(), s, in, &out); err != nil {
 		return out.String(), err
@@ -508,7 +496,7 @@ func runPlainFrom(t *testing.T, m *Step, s *step.Session, in io.Reader) (string,
 }
 
 func TestPlainPreviewHidesSecrets(t *testing.T) {
-	s := newSession(t, nodeRoot(t, "unhardened"), nil)
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), nil)
 	m := New(applyFiles, savePlan)
 	newDriver(t, m, s)
 	got := m.Preview(step.Frame{R: plain.New()})
@@ -548,7 +536,7 @@ func TestPlainAsksWhatToDo(t *testing.T) {
 		{"none", "3\n", ActionNone, false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			root := nodeRoot(t, "unhardened")
+			root := steptest.NodeRoot(t, "unhardened")
 			dir, _ := filepath.Abs("saved")
 			var answers map[string]string
 			if c.dirAnswered {
@@ -590,7 +578,7 @@ func TestPlainAsksWhatToDo(t *testing.T) {
 
 func TestPlainPrefilled(t *testing.T) {
 	t.Run("apply", func(t *testing.T) {
-		root := nodeRoot(t, "unhardened")
+		root := steptest.NodeRoot(t, "unhardened")
 		s := newSession(t, root, map[string]string{AnswerAction: ActionApply})
 		m := New(applyFiles, savePlan)
 		out, err := runPlain(t, m, s, "")
@@ -616,7 +604,7 @@ func TestPlainPrefilled(t *testing.T) {
 		}
 	})
 	t.Run("none", func(t *testing.T) {
-		root := nodeRoot(t, "unhardened")
+		root := steptest.NodeRoot(t, "unhardened")
 		s := newSession(t, root, map[string]string{AnswerAction: ActionNone})
 		before := snapshot(t, root)
 		m := New(applyFiles, savePlan)
@@ -627,7 +615,7 @@ func TestPlainPrefilled(t *testing.T) {
 		sameFiles(t, before, snapshot(t, root))
 	})
 	t.Run("unknown", func(t *testing.T) {
-		root := nodeRoot(t, "unhardened")
+		root := steptest.NodeRoot(t, "unhardened")
 		s := newSession(t, root, map[string]string{AnswerAction: "yes"})
 		before := snapshot(t, root)
 		m := New(applyFiles, savePlan)
@@ -641,7 +629,7 @@ func TestPlainPrefilled(t *testing.T) {
 		sameFiles(t, before, snapshot(t, root))
 	})
 	t.Run("apply fails", func(t *testing.T) {
-		s := newSession(t, nodeRoot(t, "unhardened"), map[string]string{AnswerAction: ActionApply})
+		s := newSession(t, steptest.NodeRoot(t, "unhardened"), map[string]string{AnswerAction: ActionApply})
 		boom := errors.New("etcd did not answer")
 		m := New(func(context.Context, *step.Session, func(string)) (string, error) { return "", boom }, savePlan)
 		_, err := runPlain(t, m, s, "")

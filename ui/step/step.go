@@ -6,9 +6,11 @@ package step
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -17,6 +19,8 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 )
 
@@ -105,6 +109,25 @@ func (s *Session) Put(key string, v any) {
 		s.Values = map[string]any{}
 	}
 	s.Values[key] = v
+}
+
+// HardenResult gathers what the steps planned into the form `plan --out` writes: the plan,
+// the encryption and certificate results, and the CIS checks before and as the plan
+// leaves them.
+func (s *Session) HardenResult(now time.Time) (*harden.Result, error) {
+	r := &harden.Result{State: s.State, Plan: s.Plan, Before: s.Checks, Now: now}
+	r.Encryption, _ = s.Values[ValueEncryption].(*encryption.Result)
+	r.Certs, _ = s.Values[ValueCerts].(*harden.CertsResult)
+	planned, err := harden.PlannedState(s.Plan, s.State)
+	if err != nil {
+		return nil, fmt.Errorf("reading the planned manifests: %w", err)
+	}
+	r.Planned = planned
+	if r.After, err = harden.AuditAfter(s.Plan, s.State); err != nil {
+		return nil, fmt.Errorf("auditing the planned manifests: %w", err)
+	}
+	r.Steps = harden.RemainingSteps(r)
+	return r, nil
 }
 
 // Answer returns the prefilled answer for key.

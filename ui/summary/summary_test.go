@@ -22,6 +22,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 // reviewed returns a session whose review step did action (apply or save into
@@ -29,10 +30,10 @@ import (
 // built at testNow.
 func reviewed(t *testing.T, action string) (*Step, *step.Session) {
 	t.Helper()
-	s := newSession(t, nodeRoot(t), testNow, map[string]string{review.AnswerAction: action, review.AnswerDir: "plan"})
+	s := newSession(t, steptest.NodeRoot(t, "unhardened"), testNow, map[string]string{review.AnswerAction: action, review.AnswerDir: "plan"})
 	runReview(t, s, applyFiles)
 	m := New()
-	if errs := drive(t, m, s, m.Init(s)); len(errs) > 0 {
+	if errs := steptest.Drive(t, m, s, m.Init(s)); len(errs) > 0 {
 		t.Fatalf("errors: %+v", errs)
 	}
 	m.summary = Build(s, testNow) // Init counts the days to the certificates' end from today
@@ -176,7 +177,7 @@ func TestNoLabNoRewrite(t *testing.T) {
 	if m.Keys() != nil {
 		t.Error("w offered without a lab")
 	}
-	if cmd := m.Update(s, press("w")()); cmd != nil || m.rewriting {
+	if cmd := m.Update(s, steptest.Key("w")); cmd != nil || m.rewriting {
 		t.Error("w started a rewrite without a lab")
 	}
 	if v := m.View(step.Frame{R: plain.New(), Width: 100}); strings.Contains(v, "press w") {
@@ -233,7 +234,7 @@ func TestLabRewrite(t *testing.T) {
 
 	// Before the review, nothing was applied: the lab offers no rewrite yet.
 	m := New()
-	drive(t, m, s, m.Init(s))
+	steptest.Drive(t, m, s, m.Init(s))
 	if m.Keys() != nil || strings.Contains(m.View(step.Frame{R: plain.New()}), "press w") {
 		t.Fatal("w offered before the plan was applied")
 	}
@@ -254,17 +255,17 @@ func TestLabRewrite(t *testing.T) {
 	if len(m.Keys()) != 1 || m.Keys()[0].Help().Key != "w" || !strings.Contains(m.View(f), "press w") {
 		t.Fatalf("w not offered after the apply in the lab:\n%s", m.View(f))
 	}
-	cmd := m.Update(s, press("w")())
+	cmd := m.Update(s, steptest.Key("w"))
 	if cmd == nil || !m.rewriting || m.Ready() {
 		t.Fatal("w did not start the rewrite")
 	}
-	if m.Keys() != nil || m.Update(s, press("w")()) != nil {
+	if m.Keys() != nil || m.Update(s, steptest.Key("w")) != nil {
 		t.Error("w offered or started again while the rewrite runs")
 	}
 	if v := m.View(f); !strings.Contains(v, "Rewriting every Secret") {
 		t.Errorf("the view does not say it is rewriting:\n%s", v)
 	}
-	if errs := drive(t, m, s, cmd); len(errs) > 0 {
+	if errs := steptest.Drive(t, m, s, cmd); len(errs) > 0 {
 		t.Fatalf("errors: %+v", errs)
 	}
 	if !m.Ready() || m.Keys() != nil {
@@ -318,7 +319,7 @@ func TestLabRewrite(t *testing.T) {
 	if cmd == nil {
 		t.Fatal("summary.rewrite=true did not start the rewrite")
 	}
-	if errs := drive(t, m2, s, cmd); len(errs) > 0 {
+	if errs := steptest.Drive(t, m2, s, cmd); len(errs) > 0 {
 		t.Fatalf("errors: %+v", errs)
 	}
 	if b := secrets(m2.before); b.Encrypted != seeded.Secrets {
