@@ -191,12 +191,7 @@ func (p *Step) Form(s *step.Session) *huh.Form {
 // tuiForm is the form the terminal UI runs inside the step; all is true when the user
 // asked to edit every answer.
 func (p *Step) tuiForm(all bool) *huh.Form {
-	f := p.formFor(func(k string) bool { return all || !p.preset[k] }, "")
-	if f == nil {
-		return nil
-	}
-	// The theme follows the terminal's background, which View learns from the Frame.
-	return f.WithTheme(step.FormTheme(&p.dark)).WithShowHelp(false)
+	return step.InShell(p.formFor(func(k string) bool { return all || !p.preset[k] }, ""), &p.dark)
 }
 
 func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {

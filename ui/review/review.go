@@ -293,21 +293,20 @@ func failFix(action string) string {
 
 func (m *Step) confirmForm(s *step.Session) *huh.Form {
 	m.confirm = false
-	return huh.NewForm(huh.NewGroup(huh.NewConfirm().
+	return step.InShell(huh.NewForm(huh.NewGroup(huh.NewConfirm().
 		Title(fmt.Sprintf("Apply %d file changes under %s?", len(m.diffs), s.Layout.Root)).
 		Description("Backups are kept outside the manifests folder. etcd restarts with the new flags;\nif it does not answer over TLS in time, every file is put back.").
-		Affirmative("Apply").Negative("Not now").Value(&m.confirm))).
-		WithShowHelp(false).WithTheme(step.FormTheme(&m.dark))
+		Affirmative("Apply").Negative("Not now").Value(&m.confirm))), &m.dark)
 }
 
 func (m *Step) dirForm() *huh.Form {
 	if m.dir == "" {
 		m.dir = defaultDir
 	}
-	return huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).
+	return step.InShell(huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).
 		Title("Save the plan into which folder?").
 		Description("changes.patch, REVIEW.md, kubeadm-patch.yaml; keys under secrets/ (git-ignored)").
-		Value(&m.dir))).WithShowHelp(false).WithTheme(step.FormTheme(&m.dark))
+		Value(&m.dir))), &m.dark)
 }
 
 // Form implements step.Prompter: the plain driver asks what to do with the plan. The

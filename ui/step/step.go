@@ -241,6 +241,16 @@ func FormTheme(dark *bool) huh.Theme {
 	return huh.ThemeFunc(func(bool) *huh.Styles { return huh.ThemeCharm(*dark) })
 }
 
+// InShell readies a form a step runs inside the shell: its theme follows the terminal's
+// background, and it draws no help of its own (the shell's help bar shows the step's
+// Keys). A nil form stays nil.
+func InShell(f *huh.Form, dark *bool) *huh.Form {
+	if f == nil {
+		return nil
+	}
+	return f.WithTheme(FormTheme(dark)).WithShowHelp(false)
+}
+
 // UpdateForm hands msg to a form a step runs inside its own model and returns the form
 // as it now is; the caller looks at its State (completed, aborted) to act.
 func UpdateForm(f *huh.Form, msg tea.Msg) (*huh.Form, tea.Cmd) {
