@@ -21,6 +21,9 @@ var etcdURLFlags = []string{
 // ReasonManifests is the plan reason of the manifest edits.
 const ReasonManifests = "certs: etcd serves clients and peers over mutual TLS"
 
+// kubeadmAdvertiseAnnotation is where kubeadm keeps etcd's advertised client URL.
+const kubeadmAdvertiseAnnotation = "kubeadm.kubernetes.io/etcd.advertise-client-urls"
+
 // PlanManifests plans the edits that make etcd and kube-apiserver use the pairs:
 //
 //   - etcd.yaml: --cert-file, --key-file, --client-cert-auth=true, --trusted-ca-file,
@@ -70,6 +73,11 @@ func PlanManifests(p *plan.Plan, s *discover.State, pairs []Pair) error {
 			if _, err := e.ReplaceInFlag(c, f, "http://", "https://"); err != nil {
 				return nil, err
 			}
+		}
+		// kubeadm reads the advertised client URL back from this annotation on join and
+		// upgrade; it must say https like the flag.
+		if _, err := e.ReplaceInAnnotation(kubeadmAdvertiseAnnotation, "http://", "https://"); err != nil {
+			return nil, err
 		}
 		if err := mountFolders(e, s, c, []File{ca.Cert, server.Cert, server.Key, peer.Cert, peer.Key}); err != nil {
 			return nil, err
