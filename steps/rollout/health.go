@@ -189,8 +189,14 @@ func Wait(ctx context.Context, t Target, o WaitOptions) (Health, error) {
 	defer deadline.Stop()
 	for {
 		h, err := Check(ctx, t)
-		if err == nil && !o.Replaces.IsZero() && h.Started.Equal(o.Replaces) {
+		switch {
+		case err != nil || o.Replaces.IsZero():
+		case h.Started.Equal(o.Replaces):
 			err = fmt.Errorf("%w: the etcd answering on %s started at %s, before the change", ErrNotRestarted, t.Endpoint, o.Replaces.Format(time.TimeOnly))
+		case h.Started.IsZero() && t.MetricsURL != "":
+			// The metrics did not answer this time (etcd busy restarting): until they
+			// do, nothing shows that the etcd answering is the new one.
+			err = fmt.Errorf("%w: cannot tell yet whether the etcd answering on %s is the restarted one (%s/metrics did not answer)", ErrNotRestarted, t.Endpoint, t.MetricsURL)
 		}
 		if err == nil {
 			return h, nil
