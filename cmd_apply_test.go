@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -32,21 +33,7 @@ func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // unhardenedRoot lays out the two unhardened manifests under a new root.
 func unhardenedRoot(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "manifests", "unhardened", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return steptest.Root(t, "unhardened")
 }
 
 // savedPlan writes the whole hardening plan for root into a new plan folder, as

@@ -15,20 +15,7 @@ import (
 // or a reviewer sees (stdout, stderr, the patch, the review, the kubeadm patch) for the
 // generated key's base64 text and for private key blocks.
 func TestPlanNeverShowsTheKey(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "manifests", "unhardened", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := unhardenedRoot(t)
 	out := filepath.Join(t.TempDir(), "plan")
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"plan", "--root", root, "--out", out}, strings.NewReader(""), &stdout, &stderr); code != exitOK {

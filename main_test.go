@@ -59,20 +59,7 @@ func TestScripts(t *testing.T) {
 }
 
 func TestExitCodes(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, "etc", "kubernetes", "manifests")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("testdata", "manifests", "unhardened", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := unhardenedRoot(t)
 	for _, tc := range []struct {
 		args []string
 		want int
