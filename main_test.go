@@ -71,6 +71,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"audit", "--no-such-flag"}, exitUsage},
 		{[]string{"no-such-command"}, exitUsage},
 		{[]string{"audit", "-o", "yaml", "--root", root}, exitUsage},
+		{[]string{"--root", root, "--plain", "--answers", filepath.Join(root, "no-such-answers.yaml")}, exitUsage},
 	} {
 		var out, errOut bytes.Buffer
 		if got := run(context.Background(), tc.args, strings.NewReader(""), &out, &errOut); got != tc.want {
