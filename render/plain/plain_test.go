@@ -8,7 +8,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/render"
-	"github.com/etcd-harden/etcd-harden/render/internal/fixture"
+	"github.com/etcd-harden/etcd-harden/internal/fixture"
 )
 
 func views(width int) map[string]string {

@@ -6,7 +6,7 @@ import (
 
 	"charm.land/lipgloss/v2"
 
-	"github.com/etcd-harden/etcd-harden/render/internal/fixture"
+	"github.com/etcd-harden/etcd-harden/internal/fixture"
 )
 
 // TestSpanMatchesRender checks the shortcut against lipgloss itself on every line of a

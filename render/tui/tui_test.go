@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/render"
-	"github.com/etcd-harden/etcd-harden/render/internal/fixture"
+	"github.com/etcd-harden/etcd-harden/internal/fixture"
 )
 
 // pinned passes s through a colour profile writer, as a terminal program's output

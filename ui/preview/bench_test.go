@@ -2,6 +2,7 @@ package preview
 
 import (
 	"fmt"
+	"github.com/etcd-harden/etcd-harden/internal/fixture"
 	"testing"
 
 	"github.com/etcd-harden/etcd-harden/render"
@@ -10,7 +11,7 @@ import (
 
 // benchFiles is a plan with a diff of about 2,000 lines, the three usual files after it.
 func benchFiles(b *testing.B) []render.DiffFile {
-	files := append([]render.DiffFile{bigFile(930)}, planFiles()...)
+	files := append([]render.DiffFile{fixture.BigDiff(930)}, planFiles()...)
 	m := New(files, tui.Dark())
 	m.SetSize(120, 40)
 	if n := len(m.body.lines); n < 2000 {

@@ -1,7 +1,7 @@
 package preview
 
 import (
-	"fmt"
+	"github.com/etcd-harden/etcd-harden/internal/fixture"
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -86,50 +86,16 @@ const apiserverDiff = `--- a/etc/kubernetes/manifests/kube-apiserver.yaml
 \ No newline at end of file
 `
 
-// counted fills in Added and Removed from the diff text.
-func counted(f render.DiffFile) render.DiffFile {
-	for _, l := range strings.Split(f.Text, "\n") {
-		switch {
-		case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
-		case strings.HasPrefix(l, "+"):
-			f.Added++
-		case strings.HasPrefix(l, "-"):
-			f.Removed++
-		}
-	}
-	return f
-}
-
 // planFiles is a plan as the wizard makes it: the etcd manifest (two hunks), a new secret
 // encryption config, the apiserver manifest (one hunk).
 func planFiles() []render.DiffFile {
 	etcd := "etc/kubernetes/manifests/etcd.yaml"
 	return []render.DiffFile{
-		counted(render.DiffFile{Path: etcd, Mode: "0600", Text: udiff.Unified("a/"+etcd, "b/"+etcd, etcdBefore, etcdAfter)}),
+		fixture.Counted(render.DiffFile{Path: etcd, Mode: "0600", Text: udiff.Unified("a/"+etcd, "b/"+etcd, etcdBefore, etcdAfter)}),
 		// Text is empty for secret files by contract; it is filled here to prove the
 		// preview does not show it even when a caller gets that wrong.
 		{Path: "etc/kubernetes/enc/encryption-config.yaml", Mode: "0600", New: true, Secret: true, Added: 12,
 			Text: "+      - name: key1\n+        secret: " + secretKey + "\n"},
-		counted(render.DiffFile{Path: "etc/kubernetes/manifests/kube-apiserver.yaml", Mode: "0600", Text: apiserverDiff}),
+		fixture.Counted(render.DiffFile{Path: "etc/kubernetes/manifests/kube-apiserver.yaml", Mode: "0600", Text: apiserverDiff}),
 	}
-}
-
-// bigFile is a real unified diff of a manifest-like file of n lines with a change in every
-// other line; bigFile(930) is about 2,000 diff lines.
-func bigFile(n int) render.DiffFile {
-	var before, after strings.Builder
-	for i := range n {
-		fmt.Fprintf(&before, "    - --flag-%04d=/etc/kubernetes/pki/etcd/value-%d\n", i, i)
-		switch i % 4 {
-		case 0:
-			fmt.Fprintf(&after, "    - --flag-%04d=/etc/kubernetes/pki/etcd/changed-%d\n", i, i)
-		case 1:
-			fmt.Fprintf(&after, "    - --flag-%04d=/etc/kubernetes/pki/etcd/value-%d\n", i, i)
-			fmt.Fprintf(&after, "    - --added-%04d=true\n", i)
-		default:
-			fmt.Fprintf(&after, "    - --flag-%04d=/etc/kubernetes/pki/etcd/value-%d\n", i, i)
-		}
-	}
-	p := "etc/kubernetes/manifests/big.yaml"
-	return counted(render.DiffFile{Path: p, Mode: "0600", Text: udiff.Unified("a/"+p, "b/"+p, before.String(), after.String())})
 }
