@@ -7,8 +7,8 @@ import (
 
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/internal/fixture"
+	"github.com/etcd-harden/etcd-harden/render"
 )
 
 func views(width int) map[string]string {

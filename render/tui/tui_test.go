@@ -9,8 +9,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
-	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/internal/fixture"
+	"github.com/etcd-harden/etcd-harden/render"
 )
 
 // pinned passes s through a colour profile writer, as a terminal program's output
