@@ -75,7 +75,7 @@ func (p *Plan) Apply(opts ApplyOptions) (*Backup, error) {
 	}
 	b, err := p.writeBackup(backupRoot, now(), targets, hook)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("nothing was written: the backup could not be made: %w", err)
 	}
 	for _, t := range writeOrder(targets) {
 		if err := p.write(t, hook); err != nil {

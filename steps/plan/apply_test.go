@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -261,20 +262,94 @@ func TestRestoreLeavesChangedCreatedFile(t *testing.T) {
 	}
 }
 
+// TestRestoreDamagedCopy: a copy that no longer matches its recorded sha256 stops the
+// whole restore before anything is touched (issue 11, bad case 3), and the message
+// names the file, where its copy is, and what to do.
 func TestRestoreDamagedCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		spoil      func(t *testing.T, b *Backup)
+	}{
+		{"truncated", "its copy %s is damaged (sha256 ", func(t *testing.T, b *Backup) {
+			os.Truncate(filepath.Join(b.Dir, "files", etcdPath), 10)
+		}},
+		{"missing", "its copy %s is missing", func(t *testing.T, b *Backup) {
+			os.Remove(filepath.Join(b.Dir, "files", etcdPath))
+		}},
+		{"no sha256 recorded", "the index records no sha256 for its copy %s, so the copy cannot be verified", func(t *testing.T, b *Backup) {
+			for i := range b.Files {
+				if b.Files[i].Path == etcdPath {
+					b.Files[i].OldHash = ""
+				}
+			}
+			if err := writeIndex(b); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := seeded(t)
+			p := mustPlan(t, root)
+			b, err := p.Apply(ApplyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.spoil(t, b)
+			applied := snapshot(t, root)
+			err = Restore(root, b.Dir)
+			copyPath := filepath.Join(b.Dir, "files", etcdPath)
+			for _, want := range []string{"nothing was changed", "backup " + b.Dir, etcdPath + ": " + fmt.Sprintf(tc.want, copyPath),
+				"put a good copy of each file named in its place", "roll back an older backup"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("err lacks %q: %v", want, err)
+				}
+			}
+			if !errors.Is(err, ErrDamagedBackup) {
+				t.Errorf("err does not wrap ErrDamagedBackup: %v", err)
+			}
+			sameTree(t, applied, snapshot(t, root)) // not one file put back or removed
+		})
+	}
+}
+
+// TestRestoreNamesIntactCopyElsewhere: when another backup holds the same content
+// intact, the message says where, with the command that puts it back in place.
+func TestRestoreNamesIntactCopyElsewhere(t *testing.T) {
 	root := seeded(t)
-	p := mustPlan(t, root)
-	b, err := p.Apply(ApplyOptions{})
-	if err != nil {
-		t.Fatal(err)
+	backups := filepath.Join(t.TempDir(), "backups")
+	var dirs []string
+	for i := range 2 {
+		p := New(root)
+		if err := p.Edit(apiserverPath, "r", func(b []byte) ([]byte, error) { return fmt.Appendf(b, "# %d\n", i), nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Create("etc/note", []byte("x"), 0o644, 0, false, "r"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.Apply(ApplyOptions{BackupRoot: backups, Now: func() time.Time { return time.Unix(int64(i), 0) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, b.Dir)
+		if i == 0 {
+			if err := Restore(root, b.Dir); err != nil { // back to the seed: both backups hold its copy
+				t.Fatal(err)
+			}
+		}
 	}
-	os.WriteFile(filepath.Join(b.Dir, "files", etcdPath), []byte("garbage"), 0o600)
-	err = Restore(root, b.Dir)
-	if err == nil || !strings.Contains(err.Error(), "does not match the hash in its index; it is damaged") {
-		t.Fatalf("err = %v", err)
+	damaged := filepath.Join(dirs[1], "files", apiserverPath)
+	os.WriteFile(damaged, []byte("x"), 0o600)
+	err := Restore(root, dirs[1])
+	intact := filepath.Join(dirs[0], "files", apiserverPath)
+	if want := "an intact copy of the same content is " + intact + ": cp -p " + intact + " " + damaged; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err lacks %q: %v", want, err)
 	}
-	if readFile(t, filepath.Join(root, etcdPath)) == "garbage" {
-		t.Fatal("damaged copy was written")
+	run(t, root, "cp", "-p", intact, damaged)
+	if err := Restore(root, dirs[1]); err != nil {
+		t.Fatalf("after the copy was put back: %v", err)
+	}
+	if readFile(t, filepath.Join(root, apiserverPath)) != apiserverYAML {
+		t.Error("not restored")
 	}
 }
 
@@ -346,5 +421,66 @@ func TestHookPoints(t *testing.T) {
 	}
 	if strings.Join(points, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hook points:\n%s\nwant:\n%s", strings.Join(points, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// smallDisk mounts a 64 KiB tmpfs at a new folder and fills it until one page is left,
+// so that a backup of two files runs out of space half way. It skips the test when
+// this process may not mount (not root, or no mount in the sandbox).
+func smallDisk(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	page := make([]byte, 4096)
+	var last string
+	for i := 0; ; i++ {
+		last = filepath.Join(dir, fmt.Sprintf("fill-%d", i))
+		if err := os.WriteFile(last, page, 0o600); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	os.Remove(last)
+	if err := os.Remove(filepath.Join(dir, "fill-0")); err != nil { // one page free
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestApplyDiskFullDuringBackup: a full disk while the backup is written leaves the
+// node untouched and no unfinished backup folder, and says nothing was written (issue
+// 11, weak case "full disk while writing the backup").
+func TestApplyDiskFullDuringBackup(t *testing.T) {
+	root := seeded(t)
+	before := snapshot(t, root)
+	backups := filepath.Join(smallDisk(t), "backups")
+	p := mustPlan(t, root)
+	b, err := p.Apply(ApplyOptions{BackupRoot: backups})
+	if b != nil || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Apply = %v, %v; want no backup and ENOSPC", b, err)
+	}
+	t.Log(err)
+	for _, want := range []string{"nothing was written: the backup could not be made", "no space left on device",
+		"the file system of " + backups + " is full; free some space there", "the unfinished backup folder " + backups + "/", " was removed"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err lacks %q: %v", want, err)
+		}
+	}
+	sameTree(t, before, snapshot(t, root))
+	entries, err := os.ReadDir(backups)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("backup folder holds %v (%v), want nothing", entries, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,8 +23,15 @@ const IndexName = "index.json"
 // backupVersion is the index format; Restore refuses others.
 const backupVersion = 1
 
-// ErrNoBackup is returned by LatestBackup when there is nothing to roll back to.
-var ErrNoBackup = errors.New("no backup found")
+// Errors of the backup functions; match with errors.Is.
+var (
+	// ErrNoBackup is returned by LatestBackup when there is nothing to roll back to.
+	ErrNoBackup = errors.New("no backup found")
+	// ErrDamagedBackup is wrapped by Restore's error when a copy in the backup does not
+	// match the sha256 its index recorded at backup time (or the index recorded none):
+	// Restore then changes nothing.
+	ErrDamagedBackup = errors.New("the backup cannot be trusted")
+)
 
 // Backup describes one apply's backup folder: copies of the files it replaced under
 // "files/" and the index, written before the first target is touched.
@@ -90,11 +98,35 @@ func (m *OctalMode) UnmarshalJSON(b []byte) error {
 
 // writeBackup makes a new timestamped folder under backupRoot with copies of the files
 // the targets replace and, last, the index; everything is synced before it returns.
+// When writing fails (a full disk, say), the unfinished folder is removed, so that no
+// partial backup is left to be mistaken for one.
 func (p *Plan) writeBackup(backupRoot string, now time.Time, ts []target, hook func(string)) (*Backup, error) {
 	dir, err := newBackupDir(backupRoot, now)
 	if err != nil {
-		return nil, err
+		return nil, backupFailed(err, backupRoot)
 	}
+	b, err := p.fillBackup(dir, now, ts, hook)
+	if err != nil {
+		err = backupFailed(err, backupRoot)
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, fmt.Errorf("%w; the unfinished backup folder %s could not be removed (%v): delete it by hand", err, dir, rerr)
+		}
+		_ = syncDir(backupRoot)
+		return nil, fmt.Errorf("%w; the unfinished backup folder %s was removed", err, dir)
+	}
+	return b, nil
+}
+
+// backupFailed says what to do when the backup could not be written.
+func backupFailed(err error, backupRoot string) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: the file system of %s is full; free some space there (or choose another backup folder) and apply again", err, backupRoot)
+	}
+	return err
+}
+
+// fillBackup writes the copies and the index into the new backup folder dir.
+func (p *Plan) fillBackup(dir string, now time.Time, ts []target, hook func(string)) (*Backup, error) {
 	b := &Backup{Dir: dir, Version: backupVersion, Root: p.Root, Created: now.UTC()}
 	b.CreatedDirs = p.missingDirs(ts)
 	synced := map[string]bool{}
@@ -273,9 +305,16 @@ func LatestBackup(backupRoot string) (string, error) {
 // wrote: a created file changed since is left in place and reported. Folders Apply
 // created are removed when empty, leftover temp files are cleaned up, and every file is
 // checked against the index at the end. Restore is safe to run again.
+//
+// Before it touches anything, Restore checks every copy against the sha256 the index
+// recorded at backup time (see CheckCopies): with one copy damaged it restores nothing,
+// so that the node is never left half old and half new.
 func Restore(root, backupDir string) error {
 	b, err := ReadBackup(backupDir)
 	if err != nil {
+		return err
+	}
+	if err := b.CheckCopies(); err != nil {
 		return err
 	}
 	var errs []error
@@ -296,6 +335,81 @@ func Restore(root, backupDir string) error {
 		return fmt.Errorf("restore from %s: %w", backupDir, errors.Join(errs...))
 	}
 	return nil
+}
+
+// CheckCopies reads every copy in the backup and compares it with the sha256 its index
+// recorded when the backup was made. It returns nil when all match, else an error
+// wrapping ErrDamagedBackup that names each damaged, missing or unverifiable copy, says
+// that nothing was changed, and how to go on: put a good copy in its place (an intact
+// copy of the same content in another backup is named when there is one), or roll
+// back another backup. A copy whose index entry has no sha256 (a hand-made or older
+// index) is refused as unverifiable rather than trusted.
+func (b *Backup) CheckCopies() error {
+	var bad []string
+	for _, f := range b.Files {
+		if !f.Existed {
+			continue
+		}
+		rel, err := CleanPath(f.Copy)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: the index names no usable copy (%q)", f.Path, f.Copy))
+			continue
+		}
+		copyPath := filepath.Join(b.Dir, filepath.FromSlash(rel))
+		if f.OldHash == "" {
+			bad = append(bad, fmt.Sprintf("%s: the index records no sha256 for its copy %s, so the copy cannot be verified; check it yourself, then write its sha256 (sha256sum) as \"oldHash\" in %s",
+				f.Path, copyPath, filepath.Join(b.Dir, IndexName)))
+			continue
+		}
+		h, err := fileHash(copyPath)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			bad = append(bad, fmt.Sprintf("%s: its copy %s is missing", f.Path, copyPath))
+		case err != nil:
+			bad = append(bad, fmt.Sprintf("%s: its copy %s cannot be read: %v", f.Path, copyPath, err))
+		case h != f.OldHash:
+			bad = append(bad, fmt.Sprintf("%s: its copy %s is damaged (sha256 %.12s…, the backup recorded %.12s…)", f.Path, copyPath, h, f.OldHash))
+		default:
+			continue
+		}
+		if other := b.intactCopyElsewhere(f); other != "" {
+			bad[len(bad)-1] += fmt.Sprintf("; an intact copy of the same content is %s: cp -p %s %s", other, other, copyPath)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: nothing was changed, because backup %s holds copies that do not match what it recorded:\n  - %s\n"+
+		"The files on the node are as the apply left them. To roll back, put a good copy of each file named in its place in the backup (with the recorded sha256) and roll back again, or roll back an older backup instead",
+		ErrDamagedBackup, b.Dir, strings.Join(bad, "\n  - "))
+}
+
+// intactCopyElsewhere returns another backup's copy (next to b) of f's file with the
+// content f recorded, when one is intact; "" when there is none.
+func (b *Backup) intactCopyElsewhere(f BackupFile) string {
+	list, err := ListBackups(filepath.Dir(b.Dir))
+	if err != nil {
+		return ""
+	}
+	for _, o := range list {
+		if o.Dir == b.Dir {
+			continue
+		}
+		for _, of := range o.Files {
+			if of.Path != f.Path || !of.Existed || of.OldHash != f.OldHash {
+				continue
+			}
+			rel, err := CleanPath(of.Copy)
+			if err != nil {
+				continue
+			}
+			p := filepath.Join(o.Dir, filepath.FromSlash(rel))
+			if h, err := fileHash(p); err == nil && h == f.OldHash {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 func restoreOne(root string, b *Backup, f BackupFile) error {
