@@ -26,7 +26,7 @@ type ApplyOptions struct {
 	AfterWrite func(c *Change) error
 	// Hook, for crash tests, is called at every point where the process could die:
 	// "backup:copy <path>", "backup:index", "write:mkdir <dir>", "write:temp <path>",
-	// "write:rename <path>", "write:synced <path>".
+	// "write:rename <path>", "write:synced <path>", "write:chmod <path>".
 	Hook func(point string)
 	// Now gives the backup's time stamp; time.Now when nil.
 	Now func() time.Time
@@ -90,48 +90,98 @@ func (p *Plan) Apply(opts ApplyOptions) (*Backup, error) {
 	return b, nil
 }
 
+// Check compares every change with the files under the root, as Apply does before it
+// writes anything, and returns nil when all of them are as the plan found them. Its
+// errors say that nothing was written and wrap ErrAlreadyApplied (every file is as the
+// plan leaves it), ErrPartlyApplied (some are, the others are as the plan found them: an
+// earlier apply stopped part way), ErrStale (a file changed, appeared or disappeared)
+// or ErrSymlink.
+func (p *Plan) Check() error {
+	_, err := p.check()
+	return err
+}
+
+// diskState is how one change compares with the disk.
+type diskState int
+
+const (
+	asFound   diskState = iota // as the plan found it: to be written
+	asPlanned                  // already as the plan leaves it
+	changed                    // neither: it changed since the plan was made
+)
+
 // check compares every change with the disk and reports all problems at once.
 func (p *Plan) check() ([]target, error) {
 	var errs []error
+	var done []string
 	targets := make([]target, 0, len(p.Changes))
 	for _, c := range p.Changes {
-		t, err := p.checkOne(c)
-		if err != nil {
+		st, t, err := p.compare(c)
+		switch {
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		case st == asPlanned:
+			done = append(done, c.Path)
+		default:
+			targets = append(targets, t)
 		}
-		targets = append(targets, t)
 	}
-	if len(errs) > 0 {
+	switch {
+	case len(errs) > 0:
 		return nil, fmt.Errorf("nothing was written: %w", errors.Join(errs...))
+	case len(targets) == 0:
+		return nil, fmt.Errorf("nothing was written: every file the plan changes under %s is already as the plan leaves it: %w", p.Root, ErrAlreadyApplied)
+	case len(done) > 0:
+		return nil, fmt.Errorf("nothing was written: %d of the %d files the plan changes under %s are already as the plan leaves it (%s), the others as the plan found them, so an earlier apply of this plan stopped part way: %w",
+			len(done), len(p.Changes), p.Root, strings.Join(done, ", "), ErrPartlyApplied)
 	}
 	return targets, nil
 }
 
-func (p *Plan) checkOne(c *Change) (target, error) {
+// compare tells whether c's file is as the plan found it (with the target to write),
+// as the plan leaves it, or changed since (with an error wrapping ErrStale).
+func (p *Plan) compare(c *Change) (diskState, target, error) {
 	file := diskPath(p.Root, c.Path)
 	info, err := lstatUnder(p.Root, c.Path)
 	if err != nil {
-		return target{}, err
+		return changed, target{}, err
+	}
+	stale := func(format string, a ...any) (diskState, target, error) {
+		return changed, target{}, fmt.Errorf(format+"; plan again so you review what will really change: %w", append(a, ErrStale)...)
 	}
 	switch {
-	case !c.Existed && info != nil:
-		return target{}, fmt.Errorf("%s was created after the plan was made; plan again so the diff shows it: %w", file, ErrStale)
-	case !c.Existed:
-		return target{c: c}, nil
+	case c.Dir && info == nil:
+		return stale("the folder %s was removed after the plan was made", file)
+	case c.Dir && !info.IsDir():
+		return stale("%s is no longer a folder", file)
+	case c.Dir && info.Mode().Perm() == c.Mode.Perm():
+		return asPlanned, target{}, nil
+	case c.Dir:
+		return asFound, target{c: c, info: info, own: ownerOf(info)}, nil
+	case !c.Existed && info == nil:
+		return asFound, target{c: c}, nil
 	case info == nil:
-		return target{}, fmt.Errorf("%s was removed after the plan was made; plan again: %w", file, ErrStale)
+		return stale("%s was removed after the plan was made", file)
 	case !info.Mode().IsRegular():
-		return target{}, fmt.Errorf("%s is no longer a regular file (%s); plan again: %w", file, info.Mode().Type(), ErrStale)
+		return stale("%s is no longer a regular file (%s)", file, info.Mode().Type())
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return target{}, fmt.Errorf("read %s: %w", file, err)
+		return changed, target{}, fmt.Errorf("read %s: %w", file, err)
 	}
-	if h := hashOf(data); h != c.OldHash {
-		return target{}, fmt.Errorf("%s changed after the plan was made (sha256 %.12s, planned %.12s); plan again so you review what will really change: %w", file, h, c.OldHash, ErrStale)
+	h, mode := hashOf(data), info.Mode().Perm()
+	newHash := c.NewHash()
+	switch {
+	case c.Existed && h == c.OldHash && !(c.ModeOnly() && mode == c.Mode.Perm()):
+		return asFound, target{c: c, info: info, own: ownerOf(info), old: data}, nil
+	case h == newHash && (!c.ModeSet || mode == c.Mode.Perm()):
+		return asPlanned, target{}, nil
+	case h == newHash:
+		return stale("%s has the planned content but mode %04o, not the planned %04o", file, mode, c.Mode.Perm())
+	case !c.Existed:
+		return stale("%s was created after the plan was made", file)
 	}
-	return target{c: c, info: info, own: ownerOf(info), old: data}, nil
+	return stale("%s changed after the plan was made (sha256 %.12s, planned %.12s)", file, h, c.OldHash)
 }
 
 // writeOrder puts new files first, then replaced files, each in plan order: a new
@@ -154,6 +204,9 @@ func writeOrder(ts []target) []target {
 // write puts one change on disk.
 func (p *Plan) write(t target, hook func(string)) error {
 	c := t.c
+	if c.ModeOnly() {
+		return chmodSynced(diskPath(p.Root, c.Path), c.Mode.Perm(), c.Path, hook)
+	}
 	if _, err := mkdirs(p.Root, path.Dir(c.Path), c.DirMode, hook); err != nil {
 		return err
 	}
@@ -247,6 +300,25 @@ func writeAtomic(file string, data []byte, mode fs.FileMode, own owner, rel stri
 		return err
 	}
 	hook("write:synced " + rel)
+	return nil
+}
+
+// chmodSynced sets the mode of an existing file or folder in place and syncs it, so
+// that the content is never rewritten (a manifest keeps its inode: the kubelet sees no
+// new file). rel names it for the hook ("write:chmod <rel>").
+func chmodSynced(file string, mode fs.FileMode, rel string, hook func(string)) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("change the mode of %s: %w", file, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("change the mode of %s to %04o: %w", file, mode, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("change the mode of %s: %w", file, err)
+	}
+	hook("write:chmod " + rel)
 	return nil
 }
 

@@ -484,3 +484,52 @@ func TestApplyDiskFullDuringBackup(t *testing.T) {
 		t.Errorf("backup folder holds %v (%v), want nothing", entries, err)
 	}
 }
+
+// TestApplyTwice: the same plan applied again says it is applied already, and after an
+// apply that stopped part way says so, naming the files; nothing is written either
+// time (issue 11, weak case "the same apply --plan P run twice").
+func TestApplyTwice(t *testing.T) {
+	root := seeded(t)
+	p := mustPlan(t, root)
+	if _, err := p.Apply(ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	applied := snapshot(t, root)
+	_, err := mustPlanFrom(t, p).Apply(ApplyOptions{})
+	if !errors.Is(err, ErrAlreadyApplied) || errors.Is(err, ErrStale) ||
+		!strings.Contains(err.Error(), "nothing was written: every file the plan changes under "+root+" is already as the plan leaves it") {
+		t.Fatalf("second apply: %v", err)
+	}
+	sameTree(t, applied, snapshot(t, root)) // not even a new backup
+
+	root = seeded(t)
+	p = mustPlan(t, root)
+	stop := errors.New("killed")
+	if _, err := p.Apply(ApplyOptions{AfterWrite: func(c *Change) error {
+		if c.Path == apiserverPath {
+			return stop
+		}
+		return nil
+	}}); !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+	half := snapshot(t, root)
+	_, err = mustPlanFrom(t, p).Apply(ApplyOptions{})
+	want := "nothing was written: 3 of the 4 files the plan changes under " + root + " are already as the plan leaves it (" +
+		encPath + ", " + apiserverPath + ", etc/etcd-harden/README), the others as the plan found them, so an earlier apply of this plan stopped part way"
+	if !errors.Is(err, ErrPartlyApplied) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("apply after a stopped one: %v\nwant %q", err, want)
+	}
+	sameTree(t, half, snapshot(t, root))
+}
+
+// mustPlanFrom copies p's changes into a new plan, as `apply --plan` reads a saved one.
+func mustPlanFrom(t *testing.T, p *Plan) *Plan {
+	t.Helper()
+	q := New(p.Root)
+	for _, c := range p.Changes {
+		cc := *c
+		q.Changes = append(q.Changes, &cc)
+	}
+	return q
+}

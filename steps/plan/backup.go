@@ -68,6 +68,9 @@ type BackupFile struct {
 	GID int `json:"gid"`
 	// Secret marks files holding keys; their copy has mode 0600 like every copy.
 	Secret bool `json:"secret,omitempty"`
+	// Dir marks a folder whose mode the plan changed: Mode is its old mode, there is
+	// no copy, and Restore sets the mode back.
+	Dir bool `json:"dir,omitempty"`
 	// Copy is the copy of the replaced content, relative to the backup folder.
 	Copy string `json:"copy,omitempty"`
 	// Reasons say why the file changed.
@@ -133,8 +136,12 @@ func (p *Plan) fillBackup(dir string, now time.Time, ts []target, hook func(stri
 	for _, t := range ts {
 		c := t.c
 		f := BackupFile{Path: c.Path, Existed: c.Existed, OldHash: c.OldHash, NewHash: c.NewHash(),
-			Mode: OctalMode(c.Mode.Perm()), UID: -1, GID: -1, Secret: c.Secret, Reasons: c.Reasons}
-		if c.Existed {
+			Mode: OctalMode(c.Mode.Perm()), UID: -1, GID: -1, Secret: c.Secret, Dir: c.Dir, Reasons: c.Reasons}
+		switch {
+		case c.Dir:
+			f.NewHash = ""
+			f.Mode, f.UID, f.GID = OctalMode(t.info.Mode().Perm()), t.own.uid, t.own.gid
+		case c.Existed:
 			f.Mode, f.UID, f.GID = OctalMode(t.info.Mode().Perm()), t.own.uid, t.own.gid
 			f.Copy = "files/" + c.Path
 			if err := writeCopy(dir, f.Copy, t.old, synced); err != nil {
@@ -347,7 +354,7 @@ func Restore(root, backupDir string) error {
 func (b *Backup) CheckCopies() error {
 	var bad []string
 	for _, f := range b.Files {
-		if !f.Existed {
+		if !f.Existed || f.Dir {
 			continue
 		}
 		rel, err := CleanPath(f.Copy)
@@ -423,6 +430,15 @@ func restoreOne(root string, b *Backup, f BackupFile) error {
 	if err != nil {
 		return err
 	}
+	if f.Dir {
+		if info == nil || !info.IsDir() {
+			return fmt.Errorf("%s is no longer a folder, so its mode %04o cannot be put back", file, uint32(f.Mode))
+		}
+		if info.Mode().Perm() == fs.FileMode(f.Mode).Perm() {
+			return nil
+		}
+		return chmodSynced(file, fs.FileMode(f.Mode).Perm(), rel, func(string) {})
+	}
 	if !f.Existed {
 		if info == nil {
 			return nil
@@ -442,10 +458,13 @@ func restoreOne(root string, b *Backup, f BackupFile) error {
 	if hashOf(data) != f.OldHash {
 		return fmt.Errorf("restore %s: the copy in %s does not match the hash in its index; it is damaged, restore this file by hand", file, b.Dir)
 	}
-	if info != nil && info.Mode().IsRegular() && info.Mode().Perm() == fs.FileMode(f.Mode) &&
-		ownerOf(info) == (owner{uid: f.UID, gid: f.GID}) {
+	if info != nil && info.Mode().IsRegular() && ownerOf(info) == (owner{uid: f.UID, gid: f.GID}) {
 		if h, err := fileHash(file); err == nil && h == f.OldHash {
-			return nil
+			if info.Mode().Perm() == fs.FileMode(f.Mode) {
+				return nil
+			}
+			// Only the mode changed (a mode-only change): set it back in place.
+			return chmodSynced(file, fs.FileMode(f.Mode).Perm(), rel, func(string) {})
 		}
 	}
 	if _, err := mkdirs(root, path.Dir(rel), 0o755, func(string) {}); err != nil {
@@ -454,11 +473,22 @@ func restoreOne(root string, b *Backup, f BackupFile) error {
 	return writeAtomic(file, data, fs.FileMode(f.Mode).Perm(), owner{uid: f.UID, gid: f.GID}, rel, func(string) {})
 }
 
+// Restored reports whether the files under root already are as the backup found them:
+// every replaced file with its old content and mode, every created file gone, every
+// folder with its old mode. A rollback then has nothing to do.
+func (b *Backup) Restored(root string) bool { return len(verify(root, b)) == 0 }
+
 // verify checks the files under root against the backup index after a restore.
 func verify(root string, b *Backup) []error {
 	var errs []error
 	for _, f := range b.Files {
 		file := diskPath(root, f.Path)
+		if f.Dir {
+			if info, err := os.Lstat(file); err != nil || !info.IsDir() || info.Mode().Perm() != fs.FileMode(f.Mode) {
+				errs = append(errs, fmt.Errorf("the folder %s does not have its mode %04o back", file, uint32(f.Mode)))
+			}
+			continue
+		}
 		h, err := fileHash(file)
 		switch {
 		case !f.Existed && errors.Is(err, fs.ErrNotExist):

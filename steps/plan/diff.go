@@ -23,6 +23,12 @@ type FileDiff struct {
 	New bool
 	// Secret is true for files holding keys: Text is empty, only counts are given.
 	Secret bool
+	// ModeOnly is true when only the mode changes, from OldMode to Mode (see
+	// Plan.Chmod); Dir when the change is a folder's. Text is then the patch's comment
+	// line that names the change.
+	ModeOnly, Dir bool
+	// OldMode is the permission before the plan (0 for a new file).
+	OldMode fs.FileMode
 	// Added and Removed count the lines added and removed.
 	Added, Removed int
 	// Reasons say why the file changes.
@@ -56,30 +62,51 @@ func (p *Plan) SecretFiles() []string {
 // Patch returns the plan as one unified diff with git headers, a/ and b/ paths
 // relative to the root, accepted by `git apply` and `patch -p1` run in the root.
 // Secret files are only named, in "#" comment lines before the first diff, which both
-// tools skip. A plan whose only changes are secret yields just those comments.
+// tools skip. So are mode changes a patch cannot carry (git only knows 0644 and 0755):
+// "# mode 0644 -> 0600 of path". A plan whose only changes are secret or modes yields
+// just those comments.
 func (p *Plan) Patch() []byte {
 	var b bytes.Buffer
 	for _, c := range p.Changes {
-		if c.Secret {
+		if c.Secret && !c.ModeOnly() {
 			verb := "replaced"
 			if !c.Existed {
 				verb = "created"
 			}
 			fmt.Fprintf(&b, "# secret file %s, mode %04o: %s by the plan, content left out of this patch\n", c.Path, c.Mode.Perm(), verb)
 		}
+		b.WriteString(modeComment(c))
 	}
 	for _, c := range p.Changes {
-		if !c.Secret {
+		if !c.Secret && !c.ModeOnly() {
 			b.WriteString(fileDiff(c).Text)
 		}
 	}
 	return b.Bytes()
 }
 
+// modeComment is the patch's comment line for a mode change that git's "old mode" and
+// "new mode" lines cannot carry, "" when there is none.
+func modeComment(c *Change) string {
+	if !c.Existed || !c.ModeSet || c.Mode.Perm() == c.OldMode.Perm() || (!c.ModeOnly() && !c.Secret && gitMode(c.Mode) != gitMode(c.OldMode)) {
+		return ""
+	}
+	kind := "file"
+	if c.Dir {
+		kind = "folder"
+	}
+	return fmt.Sprintf("# mode %04o -> %04o of the %s %s: not carried by this patch; in the root run: chmod %04o %s\n",
+		c.OldMode.Perm(), c.Mode.Perm(), kind, c.Path, c.Mode.Perm(), c.Path)
+}
+
 // fileDiff builds the FileDiff of c; the text is left out for a secret.
 func fileDiff(c *Change) FileDiff {
 	d := FileDiff{Path: c.Path, Mode: c.Mode.Perm(), New: !c.Existed, Secret: c.Secret,
-		Reasons: append([]string(nil), c.Reasons...)}
+		ModeOnly: c.ModeOnly(), Dir: c.Dir, OldMode: c.OldMode.Perm(), Reasons: append([]string(nil), c.Reasons...)}
+	if d.ModeOnly {
+		d.Text = modeComment(c)
+		return d
+	}
 	from := "a/" + c.Path
 	if !c.Existed {
 		from = "/dev/null"

@@ -29,6 +29,12 @@ var (
 	ErrSymlink = errors.New("symbolic link")
 	// ErrStale is returned by Apply when a file changed on disk after it was planned.
 	ErrStale = errors.New("file changed since the plan was made")
+	// ErrAlreadyApplied is returned by Apply and Check when every file already is as
+	// the plan leaves it: there is nothing to do.
+	ErrAlreadyApplied = errors.New("the plan is applied already")
+	// ErrPartlyApplied is returned by Apply and Check when some files are as the plan
+	// leaves them and the others as it found them: an apply stopped part way.
+	ErrPartlyApplied = errors.New("the plan is partly applied")
 )
 
 // Change is one file the plan creates or replaces.
@@ -58,12 +64,20 @@ type Change struct {
 	DirMode fs.FileMode
 	// Secret marks files holding keys: the diff names them but never shows content.
 	Secret bool
+	// Dir is true for a change of a folder's mode (see Chmod); Old and New are nil.
+	Dir bool
 	// Reasons say why the file changes, one entry per step that edited it.
 	Reasons []string
 }
 
 // NewHash returns the hex sha256 of the content the change writes.
 func (c *Change) NewHash() string { return hashOf(c.New) }
+
+// ModeOnly reports whether the change only sets the mode of an existing file or folder
+// (see Chmod): Apply then changes the mode in place and never rewrites the content.
+func (c *Change) ModeOnly() bool {
+	return c.Existed && c.ModeSet && (c.Dir || c.OldHash == c.NewHash())
+}
 
 // noop reports whether applying the change would leave the file as it was.
 func (c *Change) noop() bool {
@@ -190,6 +204,44 @@ func (p *Plan) Create(path string, data []byte, mode, dirMode fs.FileMode, secre
 		}
 	}
 	c.New, c.Mode, c.ModeSet, c.DirMode = bytes.Clone(data), mode, true, dirMode.Perm()
+	c.addReason(reason)
+	p.put(c)
+	return nil
+}
+
+// Chmod plans mode for an existing file or folder under the root, its content left as
+// it is (CIS wants keys and manifests 0600, etcd's data folder 0700). Apply backs up the
+// old mode and Restore puts it back. On a path that already has a change, the change
+// writes the file with mode. A mode the path already has adds nothing.
+func (p *Plan) Chmod(path string, mode fs.FileMode, reason string) error {
+	rel, err := CleanPath(path)
+	if err != nil {
+		return err
+	}
+	mode = mode.Perm()
+	c := p.find(rel)
+	if c == nil {
+		info, err := lstatUnder(p.Root, rel)
+		switch {
+		case err != nil:
+			return err
+		case info == nil:
+			return fmt.Errorf("%s: cannot change the mode of something that does not exist under %s: %w", rel, p.Root, fs.ErrNotExist)
+		case info.IsDir():
+			c = &Change{Path: rel, Existed: true, Dir: true, OldMode: info.Mode().Perm(), Mode: info.Mode().Perm()}
+		default:
+			old, info, err := p.readDisk(rel)
+			if err != nil {
+				return err
+			}
+			c = &Change{Path: rel, Existed: true, Old: old, OldHash: hashOf(old), OldMode: info.Mode().Perm(),
+				Mode: info.Mode().Perm(), New: old}
+		}
+	}
+	if c.ModeSet && c.Mode.Perm() == mode {
+		return nil
+	}
+	c.Mode, c.ModeSet = mode, true
 	c.addReason(reason)
 	p.put(c)
 	return nil
