@@ -68,10 +68,17 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 		return &usageError{fmt.Errorf("--plan %s: no such folder; write a plan first with 'etcd-harden plan --out %s'", o.dir, o.dir)}
 	}
 	p, err := harden.ReadOut(o.dir, g.root)
-	if errors.Is(err, plan.ErrStale) {
+	switch {
+	case errors.Is(err, plan.ErrAlreadyApplied):
+		_, err := fmt.Fprintf(out, "Already applied: every file the plan in %s changes under %s is as the plan leaves it. Nothing was written.\n", o.dir, g.root)
+		return err
+	case errors.Is(err, plan.ErrPartlyApplied):
+		return partlyApplied(err, p, g.root)
+	case errors.Is(err, harden.ErrOtherRoot):
+		return &usageError{err}
+	case errors.Is(err, plan.ErrStale):
 		return fmt.Errorf("%w\nThe node changed since the plan was made, so it is not what you reviewed: plan again with 'etcd-harden plan --out DIR', review it, then apply the new one. Nothing was written", err)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	if p.Empty() {
@@ -101,6 +108,20 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 	return printApplied(out, rep, g.root)
 }
 
+// partlyApplied names the apply of p that stopped part way and the backup that undoes it.
+func partlyApplied(err error, p *plan.Plan, root string) error {
+	backupRoot := plan.DefaultBackupRoot(root)
+	b, berr := plan.BackupOf(backupRoot, p)
+	switch {
+	case berr != nil:
+		return fmt.Errorf("%w\nThe backups in %s could not be read (%v); 'etcd-harden rollback --list' shows them", err, backupRoot, berr)
+	case b == nil:
+		return fmt.Errorf("%w\nNo backup of an apply of this plan is in %s, so the files were changed some other way: plan again", err, backupRoot)
+	}
+	return fmt.Errorf("%w\nThe apply of this plan that started %s was interrupted; its backup is %s.\nRoll it back with '%s', then apply the plan again",
+		err, b.Created.Local().Format("2006-01-02 15:04:05 MST"), b.Dir, rollbackCommand(root, b.Dir))
+}
+
 // printPlanFiles lists what the plan writes.
 func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
 	fmt.Fprintf(w, "The plan changes %d files under %s:\n", len(p.Changes), root)
@@ -110,7 +131,10 @@ func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
 			kind = "create"
 		}
 		extra := fmt.Sprintf("+%d -%d", d.Added, d.Removed)
-		if d.Secret {
+		switch {
+		case d.ModeOnly:
+			kind, extra = "chmod ", fmt.Sprintf("mode %04o -> %04o", d.OldMode, d.Mode)
+		case d.Secret:
 			extra = "secret, content not shown"
 		}
 		fmt.Fprintf(w, "  %s %04o %s (%s)\n", kind, d.Mode.Perm(), d.Path, extra)

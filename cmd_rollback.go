@@ -72,6 +72,9 @@ func listBackups(w io.Writer, root string) error {
 
 // backupAction says what a rollback does with f.
 func backupAction(f plan.BackupFile) string {
+	if f.Dir {
+		return "mode    "
+	}
 	if f.Existed {
 		return "put back"
 	}
@@ -105,12 +108,24 @@ func runRollback(w io.Writer, root, dir string) error {
 	if abs, _ := filepath.Abs(b.Root); abs != root {
 		return &usageError{fmt.Errorf("backup %s was made for files under %s, not %s; pass --root %s", dir, b.Root, root, b.Root)}
 	}
-	if err := plan.Restore(root, b.Dir); err != nil {
-		return fmt.Errorf("%w\nThe copies are still in %s; fix the cause and run 'etcd-harden rollback %s' again", err, b.Dir, b.Dir)
+	if b.Restored(root) {
+		fmt.Fprintf(w, "Nothing to roll back: the files under %s are already as backup %s (made %s) found them; it was rolled back already. Nothing was written.\n",
+			root, b.Dir, b.Created.Local().Format("2006-01-02 15:04:05 MST"))
+		if older := olderBackup(backupRoot, b); older != nil {
+			fmt.Fprintf(w, "To go back further, to before the apply of %s: %s\n", older.Created.Local().Format("2006-01-02 15:04:05 MST"), rollbackCommand(root, older.Dir))
+		}
+		return nil
+	}
+	if err := plan.Restore(root, b.Dir); errors.Is(err, plan.ErrDamagedBackup) {
+		return fmt.Errorf("%w\n'etcd-harden rollback --list' shows the other backups; '%s' rolls back one of them", err, rollbackCommand(root, "BACKUP"))
+	} else if err != nil {
+		return fmt.Errorf("%w\nThe copies are still in %s; fix the cause and run '%s' again", err, b.Dir, rollbackCommand(root, b.Dir))
 	}
 	fmt.Fprintf(w, "Restored from %s (made %s):\n", b.Dir, b.Created.Local().Format("2006-01-02 15:04:05 MST"))
 	for _, f := range b.Files {
-		if f.Existed {
+		if f.Dir {
+			fmt.Fprintf(w, "  mode %04o back on %s\n", uint32(f.Mode), f.Path)
+		} else if f.Existed {
 			fmt.Fprintf(w, "  put back %s\n", f.Path)
 		} else {
 			fmt.Fprintf(w, "  removed  %s (the apply created it)\n", f.Path)
@@ -118,6 +133,20 @@ func runRollback(w io.Writer, root, dir string) error {
 	}
 	_, err = fmt.Fprintln(w, "The kubelet restarts etcd and kube-apiserver from the restored manifests.")
 	return err
+}
+
+// olderBackup returns the newest backup under backupRoot made before b, or nil.
+func olderBackup(backupRoot string, b *plan.Backup) *plan.Backup {
+	list, err := plan.ListBackups(backupRoot)
+	if err != nil {
+		return nil
+	}
+	for _, o := range list {
+		if o.Dir != b.Dir && o.Created.Before(b.Created) {
+			return o
+		}
+	}
+	return nil
 }
 
 func exists(path string) bool {

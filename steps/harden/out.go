@@ -51,6 +51,8 @@ var (
 	ErrNotPlanFolder = errors.New("the folder is not a plan folder")
 	// ErrAltered: the plan folder changed after WriteOut wrote it.
 	ErrAltered = errors.New("the plan folder was altered after it was written")
+	// ErrOtherRoot: the plan was made for the files under another root.
+	ErrOtherRoot = errors.New("the plan was made for another root")
 )
 
 // WriteOptions tune WriteOut.
@@ -79,6 +81,12 @@ type savedChange struct {
 	DirMode plan.OctalMode `json:"dirMode,omitempty"`
 	Secret  bool           `json:"secret,omitempty"`
 	Reasons []string       `json:"reasons,omitempty"`
+	// OldMode is the mode the file or folder had when planned.
+	OldMode plan.OctalMode `json:"oldMode,omitempty"`
+	// ModeOnly changes only the mode (see plan.Chmod): no content is saved, the file's
+	// own is used (whose hash is OldHash); Dir marks a folder.
+	ModeOnly bool `json:"modeOnly,omitempty"`
+	Dir      bool `json:"dir,omitempty"`
 	// Content is the new content of a file that holds no secret (UTF-8 text);
 	// ContentBase64 is used instead for anything else.
 	Content       *string `json:"content,omitempty"`
@@ -173,8 +181,9 @@ func writeFiles(dir string, r *Result) error {
 	for _, c := range r.Plan.Changes {
 		sc := savedChange{Path: c.Path, Existed: c.Existed, OldHash: c.OldHash, NewHash: c.NewHash(),
 			Mode: plan.OctalMode(c.Mode.Perm()), ModeSet: c.ModeSet, DirMode: plan.OctalMode(c.DirMode.Perm()),
-			Secret: c.Secret, Reasons: c.Reasons}
+			Secret: c.Secret, Reasons: c.Reasons, OldMode: plan.OctalMode(c.OldMode.Perm()), ModeOnly: c.ModeOnly(), Dir: c.Dir}
 		switch {
+		case sc.ModeOnly: // the content stays on the node: a key's never reaches the plan folder
 		case c.Secret:
 			sc.SecretFile = SecretsDir + "/" + c.Path
 			if err := writeSecret(dir, c); err != nil {
@@ -235,10 +244,13 @@ func writeSecret(dir string, c *plan.Change) error {
 
 // ReadOut rebuilds the plan that WriteOut wrote into dir, for the files under root, so
 // that `apply --plan DIR` applies exactly what was reviewed. It refuses (wrapping
-// plan.ErrStale) when a file under root changed, appeared or disappeared since the plan
-// was made, and (wrapping ErrAltered) when the folder changed after it was written: a
-// secret file or plan.json's content that no longer matches its hash, or a
-// changes.patch that is not the patch of the plan in plan.json.
+// ErrOtherRoot) a plan made for another root, and (wrapping ErrAltered) a folder that
+// changed after it was written: a secret file or plan.json's content that no longer
+// matches its hash, or a changes.patch that is not the patch of the plan in plan.json.
+// It then compares the node with the plan (plan.Plan.Check): a file that changed,
+// appeared or disappeared since is refused (plan.ErrStale); a node already as the plan
+// leaves it (plan.ErrAlreadyApplied) or partly so (plan.ErrPartlyApplied) is reported
+// with the plan itself, so that the caller can say so and find the apply's backup.
 func ReadOut(dir, root string) (*plan.Plan, error) {
 	data, err := os.ReadFile(filepath.Join(dir, IndexFile))
 	if err != nil {
@@ -251,6 +263,10 @@ func ReadOut(dir, root string) (*plan.Plan, error) {
 	if sp.Format != indexFormat || sp.Version != 1 {
 		return nil, fmt.Errorf("%s is not a plan of this etcd-harden (format %q version %d; expected %q version 1); plan again",
 			filepath.Join(dir, IndexFile), sp.Format, sp.Version, indexFormat)
+	}
+	if filepath.Clean(sp.Root) != filepath.Clean(root) {
+		return nil, fmt.Errorf("the plan in %s was made for the files under %s, not %s: its paths and hashes are that node's; apply it with --root %s, or make a plan for %s with `etcd-harden plan --root %s --out DIR`; nothing was written: %w",
+			dir, sp.Root, root, sp.Root, root, root, ErrOtherRoot)
 	}
 	p := plan.New(root)
 	var errs []error
@@ -269,6 +285,11 @@ func ReadOut(dir, root string) (*plan.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the reviewed patch: %w", err)
 	}
+	if err := p.Check(); errors.Is(err, plan.ErrAlreadyApplied) || errors.Is(err, plan.ErrPartlyApplied) {
+		return p, err // the patch needs the old content, which is gone
+	} else if err != nil {
+		return nil, err
+	}
 	if !bytes.Equal(patch, p.Patch()) {
 		return nil, fmt.Errorf("%s is not the patch of the plan in %s, so what was reviewed is not what would be applied; plan again: %w",
 			filepath.Join(dir, PatchFile), IndexFile, ErrAltered)
@@ -276,39 +297,44 @@ func ReadOut(dir, root string) (*plan.Plan, error) {
 	return p, nil
 }
 
+// readChange rebuilds one change; the old content is read from the node when it is
+// still the one planned (plan.Plan.Check judges the rest).
 func readChange(dir, root string, sc savedChange) (*plan.Change, error) {
 	rel, err := plan.CleanPath(sc.Path)
 	if err != nil {
 		return nil, fmt.Errorf("%s lists %q: %w", IndexFile, sc.Path, err)
 	}
-	nw, err := savedContent(dir, rel, sc)
-	if err != nil {
+	c := &plan.Change{Path: rel, Existed: sc.Existed, OldHash: sc.OldHash, Mode: fs.FileMode(sc.Mode), OldMode: fs.FileMode(sc.OldMode),
+		ModeSet: sc.ModeSet, DirMode: fs.FileMode(sc.DirMode), Secret: sc.Secret, Dir: sc.Dir, Reasons: sc.Reasons}
+	disk := filepath.Join(root, filepath.FromSlash(rel))
+	if sc.Dir {
+		return c, nil
+	}
+	old, err := os.ReadFile(disk)
+	if sc.Existed && err == nil && hashOf(old) == sc.OldHash {
+		c.Old = old
+	}
+	if sc.ModeOnly {
+		if sc.NewHash != sc.OldHash {
+			return nil, fmt.Errorf("%s: the mode change of %s names two contents: %w", IndexFile, rel, ErrAltered)
+		}
+		c.New = old
+		if hashOf(old) != sc.OldHash {
+			c.New = []byte{} // changed since: Check names it
+		}
+		return c, nil
+	}
+	if c.New, err = savedContent(dir, rel, sc); err != nil {
 		return nil, err
 	}
-	if hashOf(nw) != sc.NewHash {
+	if hashOf(c.New) != sc.NewHash {
 		return nil, fmt.Errorf("the planned content of %s does not match its hash in %s; plan again: %w", rel, IndexFile, ErrAltered)
 	}
-	c := &plan.Change{Path: rel, Existed: sc.Existed, OldHash: sc.OldHash, New: nw, Mode: fs.FileMode(sc.Mode),
-		ModeSet: sc.ModeSet, DirMode: fs.FileMode(sc.DirMode), Secret: sc.Secret, Reasons: sc.Reasons}
-	disk := filepath.Join(root, filepath.FromSlash(rel))
-	old, err := os.ReadFile(disk)
-	switch {
-	case !sc.Existed && err == nil:
-		return nil, fmt.Errorf("%s was created after the plan was made; plan again: %w", disk, plan.ErrStale)
-	case !sc.Existed && errors.Is(err, fs.ErrNotExist):
-		return c, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%s was removed after the plan was made; plan again: %w", disk, plan.ErrStale)
-	case err != nil:
-		return nil, err
-	case hashOf(old) != sc.OldHash:
-		return nil, fmt.Errorf("%s changed after the plan was made; plan again so you review what will really change: %w", disk, plan.ErrStale)
+	if sc.OldMode == 0 && sc.Existed { // a plan.json from before oldMode was saved
+		if fi, err := os.Stat(disk); err == nil {
+			c.OldMode = fi.Mode().Perm()
+		}
 	}
-	fi, err := os.Stat(disk)
-	if err != nil {
-		return nil, err
-	}
-	c.Old, c.OldMode = old, fi.Mode().Perm()
 	if !c.ModeSet {
 		c.Mode = c.OldMode
 	}

@@ -112,6 +112,9 @@ const (
 
 // check compares every change with the disk and reports all problems at once.
 func (p *Plan) check() ([]target, error) {
+	if p.Empty() {
+		return nil, nil
+	}
 	var errs []error
 	var done []string
 	targets := make([]target, 0, len(p.Changes))

@@ -528,3 +528,36 @@ func fileHash(file string) (string, error) {
 	}
 	return hashOf(data), nil
 }
+
+// BackupOf returns the newest complete backup under backupRoot that an apply of p made
+// (the same files, with the same planned content), or nil when there is none: after an
+// apply that stopped part way, it is the backup that undoes it.
+func BackupOf(backupRoot string, p *Plan) (*Backup, error) {
+	list, err := ListBackups(backupRoot)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]string{}
+	for _, c := range p.Changes {
+		want[c.Path] = c.NewHash()
+		if c.Dir {
+			want[c.Path] = ""
+		}
+	}
+	for _, b := range list {
+		if len(b.Files) != len(want) {
+			continue
+		}
+		same := true
+		for _, f := range b.Files {
+			if h, ok := want[f.Path]; !ok || h != f.NewHash {
+				same = false
+				break
+			}
+		}
+		if same {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
