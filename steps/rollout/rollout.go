@@ -98,7 +98,16 @@ type RollbackError struct {
 // Error tells what happened, with the evidence and what to do.
 func (e *RollbackError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "apply failed: %v", e.Cause)
+	if errors.Is(e.Cause, context.Canceled) {
+		fmt.Fprintf(&b, "apply cancelled: %v", e.Cause)
+	} else {
+		fmt.Fprintf(&b, "apply failed: %v", e.Cause)
+	}
+	if errors.Is(e.RestoreErr, plan.ErrDamagedBackup) {
+		fmt.Fprintf(&b, "\nROLLBACK NOT DONE: no file was put back: %v", e.RestoreErr)
+		fmt.Fprintf(&b, "\nOnce the copies are good again, `%s` puts the backup back.", e.rollbackCommand())
+		return b.String()
+	}
 	if e.RestoreErr != nil {
 		fmt.Fprintf(&b, "\nROLLBACK FAILED: the files could not all be put back: %v", e.RestoreErr)
 		fmt.Fprintf(&b, "\nThe originals are in %s; run `%s` once the cause is fixed, or copy them back by hand.", e.BackupDir, e.rollbackCommand())
@@ -174,6 +183,9 @@ func Apply(ctx context.Context, p *plan.Plan, root string, o Options, progress f
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%w before anything was written; nothing was written", cancelled(ctx))
+	}
 	rep := &Report{Etcd: r.newEtcd}
 	ordered := &plan.Plan{Root: p.Root, Changes: r.order()}
 	b, err := ordered.Apply(plan.ApplyOptions{
@@ -183,10 +195,15 @@ func Apply(ctx context.Context, p *plan.Plan, root string, o Options, progress f
 		AfterWrite: func(c *plan.Change) error {
 			rep.Written = append(rep.Written, c.Path)
 			emit(PhaseWrite, c.Path, "written")
+			if c == r.etcd {
+				r.etcdWritten = true
+			}
+			if ctx.Err() != nil {
+				return cancelled(ctx)
+			}
 			if c != r.etcd {
 				return nil
 			}
-			r.etcdWritten = true
 			h, waited, err := r.waitNew(ctx)
 			rep.Health, rep.Waited = h, waited
 			return err
@@ -330,6 +347,10 @@ func (r *rollout) waitNew(ctx context.Context) (Health, time.Duration, error) {
 			r.emit(PhaseWaitEtcd, r.newEtcd.Endpoint, err.Error())
 		},
 	})
+	if err != nil && ctx.Err() != nil {
+		// Interrupted: the wait was stopped, etcd was not found wanting.
+		return h, time.Since(start), fmt.Errorf("%w while waiting %s for etcd on %s to answer", cancelled(ctx), time.Since(start).Round(time.Second), r.newEtcd.Endpoint)
+	}
 	if err != nil {
 		return h, time.Since(start), err
 	}
@@ -366,6 +387,12 @@ func (r *rollout) rollback(ctx context.Context, b *plan.Backup, cause error) err
 		r.emit(PhaseRollback, r.oldEtcd.Endpoint, "the old etcd answers again")
 	}
 	return e
+}
+
+// cancelled is the error of an interrupted apply (Ctrl-C, SIGTERM): it wraps ctx's
+// error, so that callers see context.Canceled (exit code 130), and never etcd's health.
+func cancelled(ctx context.Context) error {
+	return fmt.Errorf("interrupted (%w)", context.Cause(ctx))
 }
 
 func members(n int) string {

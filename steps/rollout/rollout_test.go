@@ -140,6 +140,8 @@ func TestRollbackErrorMessage(t *testing.T) {
 			[]string{"restored byte for byte", "ETCD IS DOWN", "timeout", "did not answer before the apply either", "etcd-harden rollback /b/1"}},
 		{"restore failed", &rollout.RollbackError{Cause: cause, BackupDir: "/b/1", RestoreErr: errors.New("disk full")},
 			[]string{"ROLLBACK FAILED", "disk full", "etcd-harden rollback /b/1"}},
+		{"damaged backup", &rollout.RollbackError{Cause: cause, BackupDir: "/b/1", RestoreErr: fmt.Errorf("copy of etcd.yaml: %w", plan.ErrDamagedBackup)},
+			[]string{"ROLLBACK NOT DONE: no file was put back", "copy of etcd.yaml", "etcd-harden rollback /b/1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			msg := tc.err.Error()
@@ -256,4 +258,53 @@ func mustWrite(tb testing.TB, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// TestApplyCancelledRollsBack: an apply interrupted between two writes (Ctrl-C) puts
+// every file back and says it was cancelled, never that etcd did not answer; the
+// error is context.Canceled (exit code 130) (issue 11, weak case "interrupted apply").
+func TestApplyCancelledRollsBack(t *testing.T) {
+	root := t.TempDir()
+	l := discover.Defaults(root, "", "")
+	mustWrite(t, filepath.Join(l.ManifestsDir, "kube-apiserver.yaml"), apiYAML(""))
+	orig := snapshot(t, root)
+	p := plan.New(root)
+	if err := p.Create("etc/kubernetes/enc/config.yaml", []byte("x: 1\n"), 0o600, 0o700, true, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Edit("etc/kubernetes/manifests/kube-apiserver.yaml", "test", func(b []byte) ([]byte, error) {
+		return append(b, "# edited\n"...), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := rollout.Apply(ctx, p, root, rollout.Options{Hook: func(point string) {
+		if point == "write:synced etc/kubernetes/enc/config.yaml" {
+			cancel() // Ctrl-C after the first file is written
+		}
+	}}, nil)
+	var rb *rollout.RollbackError
+	if !errors.As(err, &rb) || !errors.Is(err, context.Canceled) || errors.Is(err, rollout.ErrUnhealthy) {
+		t.Fatalf("apply: %v; want a cancelled *RollbackError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"apply cancelled: after writing etc/kubernetes/enc/config.yaml: interrupted (context canceled)",
+		"rolled back: every file was restored byte for byte from " + rb.BackupDir} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	for _, bad := range []string{"did not answer", "crictl"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("message blames etcd (%q):\n%s", bad, msg)
+		}
+	}
+	after := snapshot(t, root)
+	for k := range after {
+		if strings.HasPrefix(k, "var/") {
+			delete(after, k)
+		}
+	}
+	sameTree(t, orig, after)
 }
