@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/steps/rollout"
 )
 
 // applyPlanFiles applies the saved plan in dir to root as apply does, without the etcd
@@ -64,9 +67,17 @@ func TestApplyTwiceCLI(t *testing.T) {
 		}
 	}
 	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
+		t.Errorf("exit %d, want %d\n%s", code, exitFailed, out)
 	}
 	sameFiles(t, half, files(t, root))
+}
+
+// TestCancelledApplyExitCode: an apply cancelled and rolled back exits 130.
+func TestCancelledApplyExitCode(t *testing.T) {
+	err := &rollout.RollbackError{Cause: fmt.Errorf("after writing x: interrupted (%w)", context.Canceled), BackupDir: "/b"}
+	if got := exitCode(err); got != exitAborted {
+		t.Errorf("exit %d, want %d", got, exitAborted)
+	}
 }
 
 // TestApplyOtherRootCLI: a plan made for another root is refused, saying so (issue 11).

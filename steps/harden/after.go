@@ -137,12 +137,16 @@ func (m *mirror) folder(rel string) {
 	if err != nil || !fi.IsDir() {
 		return
 	}
+	mode := fi.Mode().Perm()
+	if c := m.p.Find(rel); c != nil && c.Dir {
+		mode = c.Mode.Perm() // a mode the plan sets (PlanModes)
+	}
 	target := m.path(rel)
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		m.err = err
 		return
 	}
-	m.err = os.Chmod(target, fi.Mode().Perm())
+	m.err = os.Chmod(target, mode)
 }
 
 // maskConfig replaces an encryption config by the same config with its keys masked

@@ -134,7 +134,7 @@ type Result struct {
 
 // Build makes the whole plan for the node in s, in the wizard's order: PlanEncryption,
 // then PlanCerts (discover, validate, generate as o.Certs allows, manifest edits,
-// validate the result), then AuditAfter and RemainingSteps. It reads the node and
+// validate the result), then PlanModes, then AuditAfter and RemainingSteps. It reads the node and
 // writes nothing.
 func Build(s *discover.State, o Options) (*Result, error) {
 	o = o.withDefaults()
@@ -147,9 +147,13 @@ func Build(s *discover.State, o Options) (*Result, error) {
 	if r.Certs, err = PlanCerts(r.Plan, s, o); err != nil {
 		return nil, err
 	}
+	if err := PlanModes(r.Plan, s, r.Before, r.Certs.After); err != nil {
+		return nil, fmt.Errorf("plan the file modes: %w", err)
+	}
 	if r.Planned, err = PlannedState(r.Plan, s); err != nil {
 		return nil, err
 	}
+	r.Certs.After = certs.ValidatePlan(r.Plan, r.Planned, r.Certs.Pairs, o.Now) // with the keys' modes as planned now
 	if r.After, err = auditAfter(r.Plan, s, r.Planned); err != nil {
 		return nil, err
 	}

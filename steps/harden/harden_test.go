@@ -94,10 +94,17 @@ func TestBuildWriteOutUnhardened(t *testing.T) {
 		}
 	}
 
-	// With the secrets copied in, the patched root is the planned node (git apply
-	// does not keep a manifest's 0600 mode: apply --plan does): planning again changes
-	// nothing.
+	// With the secrets copied in, the manifests chmod 600 (git apply does not keep a
+	// manifest's 0600 mode: apply --plan does) and the patch's chmod lines run, the
+	// patched root is the planned node: planning again changes nothing.
 	copyTree(t, filepath.Join(out, SecretsDir), patched)
+	run(t, patched, "chmod", "600", "etc/kubernetes/manifests/etcd.yaml", "etc/kubernetes/manifests/kube-apiserver.yaml")
+	patchText, _ := os.ReadFile(patchFile)
+	for _, line := range strings.Split(string(patchText), "\n") {
+		if _, chmod, ok := strings.Cut(line, "in the root run: chmod "); ok && strings.HasPrefix(line, "# mode ") {
+			run(t, patched, "chmod", strings.Fields(chmod)...)
+		}
+	}
 	again := build(t, patched, Options{})
 	if !again.Plan.Empty() {
 		t.Errorf("planning the hardened node again changes:\n%s", again.Plan.Patch())

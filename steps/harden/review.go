@@ -23,7 +23,7 @@ func Review(r *Result) []byte {
 		w("Nothing to change: the node is hardened as asked already.\n")
 	} else {
 		w("Review `%s` (the exact edits) and this file, then apply on the node with\n`etcd-harden apply --plan <this folder>`: it checks that no file changed since,\nkeeps backups and rolls back when etcd does not come back healthy.\n\n", PatchFile)
-		w("`git apply` or `patch -p1` in the root apply only the files without secrets, and write\nthe manifests with the default mode: copy `%s/` yourself and `chmod 600` the manifests.\n\n", SecretsDir)
+		w("`git apply` or `patch -p1` in the root apply only the files without secrets, and write\nthe manifests with the default mode: copy `%s/` yourself, `chmod 600` the manifests, and\nrun the `chmod` commands of the `# mode` lines at the top of `%s`.\n\n", SecretsDir, PatchFile)
 	}
 	reviewFiles(w, diffs)
 	reviewEncryption(w, r.Encryption)
@@ -55,14 +55,19 @@ func reviewFiles(w writer, diffs []plan.FileDiff) {
 	}
 	w("## Files\n\n| File | Change | Mode | Lines | Why |\n|---|---|---|---|---|\n")
 	for _, d := range diffs {
-		change := "edited"
-		if d.New {
+		change, lines := "edited", fmt.Sprintf("+%d −%d", d.Added, d.Removed)
+		switch {
+		case d.ModeOnly:
+			change, lines = fmt.Sprintf("mode %04o → %04o", d.OldMode, d.Mode), "—"
+		case d.New:
 			change = "new"
+		case d.Mode != d.OldMode:
+			change = fmt.Sprintf("edited, mode %04o → %04o", d.OldMode, d.Mode)
 		}
-		if d.Secret {
+		if d.Secret && !d.ModeOnly {
 			change += ", secret (not shown)"
 		}
-		w("| `/%s` | %s | %04o | +%d −%d | %s |\n", d.Path, change, d.Mode.Perm(), d.Added, d.Removed, cell(strings.Join(d.Reasons, "; ")))
+		w("| `/%s` | %s | %04o | %s | %s |\n", d.Path, change, d.Mode.Perm(), lines, cell(strings.Join(d.Reasons, "; ")))
 	}
 	w("\n")
 }

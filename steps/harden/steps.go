@@ -43,8 +43,13 @@ func RemainingSteps(r *Result) []string {
 	return steps
 }
 
+// touches reports whether p changes m's content (a mode change restarts nothing).
 func touches(p *plan.Plan, m *discover.Manifest) bool {
-	return m != nil && p.Find(m.RelPath) != nil
+	if m == nil {
+		return false
+	}
+	c := p.Find(m.RelPath)
+	return c != nil && !c.ModeOnly()
 }
 
 func nodePath(s *discover.State, host string) string {

@@ -261,6 +261,9 @@ func (r *rollout) prepare(ctx context.Context) error {
 	etcdRel := r.o.Layout.Rel(filepath.Join(r.o.Layout.ManifestsDir, discover.EtcdFile))
 	apiRel := r.o.Layout.Rel(filepath.Join(r.o.Layout.ManifestsDir, discover.APIServerFile))
 	r.etcd, r.api = r.p.Find(etcdRel), r.p.Find(apiRel)
+	if r.etcd != nil && r.etcd.ModeOnly() {
+		r.etcd = nil // a new mode does not restart etcd: nothing to wait for
+	}
 	if r.etcd == nil {
 		return nil // etcd keeps running as it is: nothing to wait for
 	}
