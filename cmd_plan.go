@@ -145,10 +145,13 @@ func printPlanSummary(out io.Writer, dir string, r *harden.Result) {
 	added, removed := 0, 0
 	for _, d := range diffs {
 		what := fmt.Sprintf("+%d -%d", d.Added, d.Removed)
-		if d.New {
+		switch {
+		case d.ModeOnly:
+			what = fmt.Sprintf("mode %04o -> %04o", d.OldMode, d.Mode)
+		case d.New:
 			what = fmt.Sprintf("new, %04o", d.Mode.Perm())
 		}
-		if d.Secret {
+		if d.Secret && !d.ModeOnly {
 			what += ", secret: in secrets/"
 		}
 		fmt.Fprintf(out, "  /%s  (%s)\n", d.Path, what)
