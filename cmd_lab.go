@@ -25,7 +25,9 @@ func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 kube-apiserver.yaml as kubeadm writes them, not yet hardened), starts a real etcd from
 etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores them, and runs
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
-changes. On exit etcd is stopped and the folder removed (unless --keep).`,
+changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
+it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
+removes the folder (unless --keep).`,
 		Example: `  # try the whole wizard with no cluster
   etcd-harden lab
 
