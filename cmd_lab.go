@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 
 func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
+	var secrets int
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run the wizard against a sandbox: a real etcd and a kubeadm-like tree",
@@ -23,7 +25,9 @@ func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 kube-apiserver.yaml as kubeadm writes them, not yet hardened), starts a real etcd from
 etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores them, and runs
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
-changes. On exit etcd is stopped and the folder removed (unless --keep).`,
+changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
+it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
+removes the folder (unless --keep).`,
 		Example: `  # try the whole wizard with no cluster
   etcd-harden lab
 
@@ -32,31 +36,67 @@ changes. On exit etcd is stopped and the folder removed (unless --keep).`,
   eval "$(etcd-harden lab env)" && etcdctl member list`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkCount("--secrets", secrets, maxLabSecrets); err != nil {
+				return err
+			}
+			opts.Secrets = secrets
+			if secrets == 0 {
+				opts.Secrets = -1 // lab.Options: 0 is the default, a negative count none
+			}
 			return runLab(cmd.Context(), g, opts, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
-	f.IntVar(&opts.Secrets, "secrets", lab.DefaultSecrets, "How many Secrets to seed")
+	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
 	g.registerAnswers(cmd)
 	cmd.AddCommand(newLabEnvCmd())
 	return cmd
 }
 
+// maxLabSecrets bounds --secrets: more would take minutes to seed and prove nothing more.
+const maxLabSecrets = 10000
+
+// checkCount refuses a count flag outside 0..max, as a usage error that names the flag
+// and the range.
+func checkCount(flag string, n, max int) error {
+	if n < 0 || n > max {
+		return &usageError{fmt.Errorf("%s %d: give a count from 0 to %d", flag, n, max)}
+	}
+	return nil
+}
+
 func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reader, out, errOut io.Writer) (err error) {
-	// The lab's own messages go to stderr until the wizard takes the screen.
-	var quiet atomic.Bool
+	// The lab's own messages go to stderr until the wizard takes the screen; what
+	// happens to etcd meanwhile is kept and printed when the wizard ends.
+	var (
+		mu     sync.Mutex
+		quiet  bool
+		during []string
+	)
 	opts.Log = func(line string) {
-		if !quiet.Load() {
-			fmt.Fprintln(errOut, "lab: "+line)
+		mu.Lock()
+		defer mu.Unlock()
+		if quiet {
+			during = append(during, line)
+			return
 		}
+		fmt.Fprintln(errOut, "lab: "+line)
 	}
 	l, err := lab.Start(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
 	defer func() {
+		mu.Lock()
+		quiet = false
+		for _, line := range during {
+			fmt.Fprintln(errOut, "lab: while the wizard ran: "+line)
+		}
+		mu.Unlock()
+		// Read before Close: the wizard may have moved etcd to https.
+		printLabEnv(errOut, l, "at exit")
 		if cerr := l.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("stopping the lab: %w", cerr)
 		}
@@ -64,12 +104,8 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
 		}
 	}()
-	env, _ := l.Env()
-	fmt.Fprintf(errOut, "lab: root %s\nlab: etcd %s (pid %d), %d Secrets seeded\nlab: point etcdctl at it from another shell: eval \"$(etcd-harden lab env)\"\n",
-		l.Root(), l.Endpoint(), l.PID(), l.Seeded().Secrets)
-	for _, e := range env {
-		fmt.Fprintln(errOut, "  export "+e)
-	}
+	fmt.Fprintf(errOut, "lab: root %s\nlab: %d Secrets seeded\n", l.Root(), l.Seeded().Secrets)
+	printLabEnv(errOut, l, "now")
 	g.root = l.Root()
 	if err := g.resolve(); err != nil {
 		return err
@@ -78,24 +114,59 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	if err != nil {
 		return err
 	}
-	quiet.Store(true)
+	mu.Lock()
+	quiet = true
+	mu.Unlock()
 	o.Lab = l
 	return ui.Run(ctx, o)
 }
 
+// printLabEnv prints where the lab's etcd answers and its etcdctl variables, read from
+// the lab's manifests as they are when it is called (at start plain http; after the
+// wizard's apply, https with the client pair).
+func printLabEnv(w io.Writer, l *lab.Lab, when string) {
+	env, err := l.Env()
+	if err != nil {
+		fmt.Fprintf(w, "lab: %s: %v\n", when, err)
+		return
+	}
+	endpoint := strings.TrimPrefix(env[0], "ETCDCTL_ENDPOINTS=")
+	if pid := l.PID(); pid != 0 {
+		fmt.Fprintf(w, "lab: %s etcd answers on %s (pid %d); for etcdctl:\n", when, endpoint, pid)
+	} else {
+		fmt.Fprintf(w, "lab: %s etcd is not running; it was configured for %s; for etcdctl:\n", when, endpoint)
+	}
+	for _, e := range env {
+		name, value, _ := strings.Cut(e, "=")
+		fmt.Fprintf(w, "  export %s=%s\n", name, shellQuote(value))
+	}
+	if when == "now" {
+		fmt.Fprintln(w, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
+	}
+}
+
 func newLabEnvCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "env [ROOT]",
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "env [--dir DIR]",
 		Short: "Print the ETCDCTL_* exports for a running lab",
+		Long: `env prints the ETCDCTL_* variables for a running lab, as they are now (https and the
+client pair once the lab is hardened): the lab started last, or the one in --dir.`,
 		Example: `  eval "$(etcd-harden lab env)"
+  eval "$(etcd-harden lab env --dir ./lab-root)"
   etcdctl get /registry/secrets --prefix --keys-only | head`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dir := ""
 			if len(args) == 1 {
+				if dir != "" && dir != args[0] {
+					return &usageError{fmt.Errorf("lab env: give the lab's folder once, as --dir %s or as an argument, not both", dir)}
+				}
 				dir = args[0]
 			}
 			env, err := lab.EnvFor(dir)
+			if errors.Is(err, lab.ErrNotLabFolder) {
+				return &usageError{err} // the message names the folder
+			}
 			if err != nil {
 				return err
 			}
@@ -106,6 +177,8 @@ func newLabEnvCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&dir, "dir", "", "The lab's folder (the --dir of `etcd-harden lab --keep`); default the lab started last")
+	return cmd
 }
 
 // newLabEtcdCmd is the hidden command the lab runs etcd with: this binary carries etcd.

@@ -27,7 +27,8 @@ const (
 	// EtcdStopped: etcd was stopped because etcd.yaml changed or was removed.
 	EtcdStopped EventKind = "stopped"
 	// EtcdFailed: etcd exited, did not answer in time, or etcd.yaml could not be run.
-	// The lab starts it again when etcd.yaml changes.
+	// When etcd was running and exited, the lab starts it again after Event.Backoff, as
+	// a kubelet restarts a crashed container; otherwise when etcd.yaml changes.
 	EtcdFailed EventKind = "failed"
 )
 
@@ -41,9 +42,12 @@ type Event struct {
 	PID      int      // etcd's pid (0 when it did not start)
 	Endpoint string   // the client URL the lab probes
 	Args     []string // etcd's flags, with host paths
-	Restart  bool     // for EtcdReady: started again after etcd.yaml changed
-	Err      error    // for EtcdFailed and EtcdStopped: what happened and what to do
-	Log      []string // for EtcdFailed: up to LogLines last lines of etcd's output
+	Restart  bool     // for EtcdReady: started again (after etcd.yaml changed or etcd exited)
+	// Backoff, for EtcdFailed: the lab starts etcd again after this long; 0 when it
+	// waits for etcd.yaml to change instead.
+	Backoff time.Duration
+	Err     error    // for EtcdFailed and EtcdStopped: what happened and what to do
+	Log     []string // for EtcdFailed: up to LogLines last lines of etcd's output
 }
 
 // String is a one-line summary for logs.
@@ -71,6 +75,7 @@ type runner struct {
 	readyTimeout time.Duration
 	stopTimeout  time.Duration
 	poll         time.Duration
+	backoff      crashBackoff
 
 	hash    [32]byte // of the etcd.yaml content last acted on
 	cur     *proc    // owned by the goroutine that runs apply and loop
@@ -89,6 +94,7 @@ type proc struct {
 	args []string
 	out  *tail
 	done chan struct{} // closed when the process has exited and its output is flushed
+	up   time.Time     // when it answered; zero until then
 	err  error         // Wait's result, set before done is closed
 }
 
@@ -108,14 +114,28 @@ func (r *runner) readManifest() ([]byte, [32]byte, error) {
 }
 
 // loop polls etcd.yaml every r.poll and acts on changes and on etcd exiting, until ctx
-// ends; then it stops etcd.
+// ends; then it stops etcd. When a running etcd exits, loop starts it again from
+// etcd.yaml after a back-off that doubles while it keeps exiting (a kubelet's crash loop),
+// so a manifest whose etcd dies at once is not restarted in a tight loop.
 func (r *runner) loop(ctx context.Context) {
 	t := time.NewTicker(r.poll)
 	defer t.Stop()
+	var restart *time.Timer // pending restart after a crash; nil when none
+	cancelRestart := func() {
+		if restart != nil {
+			restart.Stop()
+			restart = nil
+		}
+	}
+	defer cancelRestart()
 	for {
 		var exited chan struct{}
 		if r.cur != nil {
 			exited = r.cur.done
+		}
+		var restartC <-chan time.Time
+		if restart != nil {
+			restartC = restart.C
 		}
 		select {
 		case <-ctx.Done():
@@ -125,9 +145,26 @@ func (r *runner) loop(ctx context.Context) {
 			p := r.cur
 			r.cur = nil
 			r.setRunning("", 0)
-			r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Args: p.args,
-				Err: fmt.Errorf("etcd (pid %d) exited (%v); fix %s and the lab starts it again", p.cmd.Process.Pid, p.err, r.manifest),
+			delay := r.backoff.next(p.up)
+			restart = time.NewTimer(delay)
+			r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Args: p.args, Backoff: delay,
+				Err: fmt.Errorf("etcd (pid %d) exited (%v); the lab starts it again from %s in %s, as a kubelet would; see %s",
+					p.cmd.Process.Pid, p.err, r.manifest, delay, filepath.Join(r.root, filepath.FromSlash(LogFile))),
 				Log: p.out.last(LogLines)})
+		case <-restartC:
+			restart = nil
+			data, h, err := r.readManifest()
+			if err != nil {
+				continue // the next tick reports it
+			}
+			r.hash = h
+			var se *StartError
+			if err := r.apply(ctx, data, h == missingHash); errors.As(err, &se) && ctx.Err() == nil {
+				// etcd ran from this manifest before: keep trying, slower each time.
+				delay := r.backoff.next(time.Time{})
+				restart = time.NewTimer(delay)
+				r.logf(fmt.Sprintf("the lab tries etcd again in %s", delay))
+			}
 		case <-t.C:
 			data, h, err := r.readManifest()
 			if err != nil || h == r.hash {
@@ -139,10 +176,35 @@ func (r *runner) loop(ctx context.Context) {
 				continue
 			}
 			r.hash = h
+			cancelRestart() // the new manifest replaces a pending restart
+			r.backoff.reset()
 			_ = r.apply(ctx, data, h == missingHash)
 		}
 	}
 }
+
+// crashBackoff is how long the lab waits before starting a crashed etcd again: base,
+// doubled on each crash up to max, back to base once etcd has run for resetAfter.
+type crashBackoff struct {
+	base, max, resetAfter time.Duration
+	cur                   time.Duration
+}
+
+// next returns the delay before the next start, for an etcd that was up since up
+// (zero when it never answered).
+func (b *crashBackoff) next(up time.Time) time.Duration {
+	if !up.IsZero() && time.Since(up) >= b.resetAfter {
+		b.cur = 0
+	}
+	if b.cur == 0 {
+		b.cur = b.base
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur
+}
+
+func (b *crashBackoff) reset() { b.cur = 0 }
 
 // apply stops the running etcd (if any) and starts one from data, the content of
 // etcd.yaml, then waits until it answers. missing means etcd.yaml was removed: like a
@@ -189,6 +251,7 @@ func (r *runner) apply(ctx context.Context, data []byte, missing bool) error {
 		r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Endpoint: pr.endpoint, Args: args, Err: err, Log: p.out.last(LogLines)})
 		return &StartError{Err: err, Log: p.out.last(LogLines)}
 	}
+	p.up = time.Now()
 	r.setRunning(pr.endpoint, p.cmd.Process.Pid)
 	r.emit(Event{Kind: EtcdReady, Time: time.Now(), PID: p.cmd.Process.Pid, Endpoint: pr.endpoint, Args: args, Restart: r.started})
 	r.started = true

@@ -11,8 +11,10 @@
 // pair, then etcd's own server pair (kubeadm issues it for clientAuth too), then a
 // client with no certificate: a TLS alert such as "certificate required" from etcd also
 // counts, since it shows etcd is up and enforcing mutual TLS. etcd that exits or does not
-// answer in time is reported as an EtcdFailed Event and started again only when
-// etcd.yaml changes, the way a broken static pod waits for a fixed manifest.
+// answer in time after a start is reported as an EtcdFailed Event and started again only
+// when etcd.yaml changes, the way a broken static pod waits for a fixed manifest. etcd
+// that was running and exits (killed, crashed) is started again after a back-off that
+// doubles while it keeps exiting, as a kubelet restarts a crashed container.
 package lab
 
 import (
@@ -76,6 +78,19 @@ type Lab struct {
 // ErrNoLab means no running lab was found.
 var ErrNoLab = errors.New("no running lab found; start one with `etcd-harden lab`")
 
+// ErrNotLabFolder means a folder given as a lab's root is not one.
+var ErrNotLabFolder = errors.New("not a lab folder")
+
+// labError is an error with its own words that matches a sentinel (ErrNoLab,
+// ErrNotLabFolder) under errors.Is.
+type labError struct {
+	kind error
+	msg  string
+}
+
+func (e *labError) Error() string        { return e.msg }
+func (e *labError) Is(target error) bool { return target == e.kind }
+
 // Start lays out the lab tree, starts etcd from etcd.yaml, waits until it answers,
 // seeds it, and writes the state file and the registry pointer. ctx bounds the start
 // only; the lab runs until Close. On error nothing is left running and the root is
@@ -120,7 +135,8 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
 		command: command, logf: l.log, emit: l.emit,
 		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
-		poll: 300 * time.Millisecond,
+		poll:    300 * time.Millisecond,
+		backoff: crashBackoff{base: time.Second, max: 30 * time.Second, resetAfter: time.Minute},
 	}
 	l.r.onChange = func(string, int) { _ = l.writeState() }
 	data, h, err := l.r.readManifest()
@@ -301,7 +317,7 @@ func (l *Lab) Close() error {
 		close(l.events)
 		l.removePointer()
 		if l.keep {
-			l.closeErr = l.writeState()
+			l.closeErr = l.writeStateAt(time.Now())
 			l.log("lab stopped; its tree is kept in " + l.root)
 			return
 		}
@@ -328,12 +344,15 @@ type State struct {
 	Root     string    `json:"root"`
 	Log      string    `json:"log"`
 	Started  time.Time `json:"started"`
+	Stopped  time.Time `json:"stopped,omitzero"` // set by Close: the lab no longer runs
 }
 
-func (l *Lab) writeState() error {
+func (l *Lab) writeState() error { return l.writeStateAt(time.Time{}) }
+
+func (l *Lab) writeStateAt(stopped time.Time) error {
 	endpoint, pid := l.r.running()
 	s := State{PID: os.Getpid(), EtcdPID: pid, Endpoint: endpoint, Root: l.root,
-		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started}
+		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started, Stopped: stopped}
 	data, _ := json.MarshalIndent(s, "", "  ")
 	return writeFileAtomic(filepath.Join(l.root, filepath.FromSlash(StateFile)), append(data, '\n'), 0o644)
 }
@@ -390,25 +409,50 @@ func ReadState(root string) (State, error) {
 // dir, or, with dir empty, the one the registry pointer (RegistryDir) names. The values
 // come from the manifests as they are now: ETCDCTL_ENDPOINTS is etcd's loopback client
 // URL; once etcd serves https, ETCDCTL_CACERT, ETCDCTL_CERT and ETCDCTL_KEY are
-// kube-apiserver's --etcd-cafile/certfile/keyfile mapped under the root. It wraps
-// ErrNoLab when no lab runs there.
+// kube-apiserver's --etcd-cafile/certfile/keyfile mapped under the root. A lab counts as
+// running while its process does, even when its etcd is being restarted. The error
+// matches ErrNotLabFolder when dir holds no lab, ErrNoLab when the lab does not run.
 func EnvFor(dir string) ([]string, error) {
-	root := dir
-	if root == "" {
-		data, err := os.ReadFile(filepath.Join(RegistryDir(), "current"))
-		if err != nil {
-			return nil, ErrNoLab
-		}
-		root = strings.TrimSpace(string(data))
+	root, err := findRoot(dir)
+	if err != nil {
+		return nil, err
 	}
 	s, err := ReadState(root)
-	if err != nil {
-		return nil, fmt.Errorf("%w (no lab state in %s)", ErrNoLab, root)
+	if errors.Is(err, fs.ErrNotExist) && dir == "" {
+		return nil, &labError{ErrNoLab, fmt.Sprintf("no running lab found: the last one, in %s, is gone; start one with `etcd-harden lab`", root)}
 	}
-	if !alive(s.PID) || !alive(s.EtcdPID) {
-		return nil, fmt.Errorf("%w (the lab in %s is not running)", ErrNoLab, root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &labError{ErrNotLabFolder, fmt.Sprintf("%s is not a lab folder: it has no %s; give the folder of `etcd-harden lab --keep --dir DIR`", root, StateFile)}
+	}
+	if err != nil {
+		return nil, &labError{ErrNotLabFolder, fmt.Sprintf("%s: the lab's state file is damaged (%v); start a new lab with `etcd-harden lab`", root, err)}
+	}
+	switch {
+	case !s.Stopped.IsZero():
+		return nil, &labError{ErrNoLab, fmt.Sprintf("the lab in %s is not running: it stopped at %s and its files were kept; start one with `etcd-harden lab`", root, s.Stopped.Local().Format(time.DateTime))}
+	case !alive(s.PID):
+		return nil, &labError{ErrNoLab, fmt.Sprintf("the lab in %s is not running: its process (pid %d) has ended; start one with `etcd-harden lab`", root, s.PID)}
 	}
 	return envFromRoot(root)
+}
+
+// findRoot returns dir made absolute, or the root the registry pointer names.
+func findRoot(dir string) (string, error) {
+	if dir == "" {
+		data, err := os.ReadFile(filepath.Join(RegistryDir(), "current"))
+		if err != nil {
+			return "", ErrNoLab
+		}
+		return strings.TrimSpace(string(data)), nil
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return "", &labError{ErrNotLabFolder, fmt.Sprintf("lab folder %s: %v", dir, err)}
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return "", &labError{ErrNotLabFolder, fmt.Sprintf("%s is not a lab folder: no such folder; give the folder of `etcd-harden lab --keep --dir DIR`", root)}
+	}
+	return root, nil
 }
 
 func envFromRoot(root string) ([]string, error) {

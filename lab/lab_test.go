@@ -488,3 +488,86 @@ func tlsTrusting(t *testing.T, path string) *tls.Config {
 	}
 	return &tls.Config{RootCAs: pool}
 }
+
+// TestRestartsEtcdAfterItDies kills the lab's etcd as an OOM killer would: the lab starts
+// it again (as a kubelet does), with a back-off that grows while it keeps dying, the data
+// is all there, and `lab env` keeps working throughout.
+func TestRestartsEtcdAfterItDies(t *testing.T) {
+	l := startLab(t, lab.Options{Secrets: 5, ConfigMaps: -1})
+	endpoint := l.Endpoint()
+	var backoffs []time.Duration
+	for range 2 {
+		pid := l.PID()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		failed := waitForEvent(t, l, lab.EtcdFailed)
+		if failed.PID != pid || failed.Backoff <= 0 || !strings.Contains(failed.Err.Error(), "the lab starts it again") ||
+			!strings.Contains(failed.Err.Error(), "killed") {
+			t.Fatalf("after SIGKILL: %+v; want a failure for pid %d that says etcd starts again", failed, pid)
+		}
+		backoffs = append(backoffs, failed.Backoff)
+		if env, err := lab.EnvFor(l.Root()); err != nil || env[0] != "ETCDCTL_ENDPOINTS="+endpoint {
+			t.Fatalf("lab env while etcd restarts: %v, %v", env, err)
+		}
+		ready := waitFor(t, l, lab.EtcdReady)
+		if !ready.Restart || ready.PID == pid || ready.Endpoint != endpoint {
+			t.Fatalf("ready after the kill: %+v; want a restart on %s with a new pid", ready, endpoint)
+		}
+	}
+	if backoffs[1] <= backoffs[0] {
+		t.Errorf("back-offs %v: a second crash in a row must wait longer", backoffs)
+	}
+	if n := len(get(t, client(t, l), "/registry/secrets/")); n != 5 {
+		t.Errorf("after the restarts: %d Secrets, want 5", n)
+	}
+	env, err := lab.EnvFor(l.Root())
+	if err != nil || strings.Join(env, " ") != "ETCDCTL_ENDPOINTS="+endpoint {
+		t.Errorf("lab env after the restarts: %v, %v", env, err)
+	}
+	if st, err := lab.ReadState(l.Root()); err != nil || st.EtcdPID != l.PID() || st.EtcdPID == 0 {
+		t.Errorf("state after the restarts: %+v, %v; want etcd pid %d", st, err, l.PID())
+	}
+}
+
+// waitForEvent reads events until one of kind comes.
+func waitForEvent(t *testing.T, l *lab.Lab, kind lab.EventKind) lab.Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-l.Events():
+			if e.Kind == kind {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s event within 30s", kind)
+		}
+	}
+}
+
+// TestEnvForDir covers `lab env --dir` on folders that hold no running lab.
+func TestEnvForDir(t *testing.T) {
+	notLab := t.TempDir()
+	missing := filepath.Join(notLab, "nope")
+	for _, tc := range []struct {
+		dir, want string
+		is        error
+	}{
+		{notLab, notLab + " is not a lab folder: it has no " + lab.StateFile, lab.ErrNotLabFolder},
+		{missing, missing + " is not a lab folder: no such folder", lab.ErrNotLabFolder},
+	} {
+		if _, err := lab.EnvFor(tc.dir); !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("EnvFor(%s) = %v; want %q", tc.dir, err, tc.want)
+		}
+	}
+	l := startLab(t, lab.Options{Secrets: 1, ConfigMaps: -1, Keep: true})
+	if env, err := lab.EnvFor(l.Root()); err != nil || len(env) != 1 {
+		t.Fatalf("EnvFor on a running kept lab: %v, %v", env, err)
+	}
+	l.Close()
+	_, err := lab.EnvFor(l.Root())
+	if !errors.Is(err, lab.ErrNoLab) || !strings.Contains(err.Error(), "the lab in "+l.Root()+" is not running: it stopped at") {
+		t.Errorf("EnvFor on a stopped kept lab: %v", err)
+	}
+}

@@ -2,12 +2,14 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -158,6 +160,13 @@ func (m *Shell) key(msg tea.KeyPressMsg) tea.Cmd {
 	case msg.String() == "ctrl+c":
 		m.confirmQuit = true
 		return nil
+	case m.tooSmall():
+		// The screen cannot be seen: no key may answer for it (enter would take a
+		// default unseen). Only quitting works.
+		if key.Matches(msg, keys.Quit) {
+			m.confirmQuit = true
+		}
+		return nil
 	case m.err != nil:
 		if key.Matches(msg, keys.Dismiss) {
 			m.err = nil
@@ -199,6 +208,9 @@ func (m *Shell) View() tea.View {
 }
 
 func (m *Shell) render() string {
+	if m.tooSmall() {
+		return m.smallView()
+	}
 	s := m.step()
 	header := m.headerText()
 	var body string
@@ -228,6 +240,54 @@ func (m *Shell) render() string {
 	return header + "\n" + strings.Join(lines, "\n") + "\n" + m.help.ShortHelpView(m.bindings())
 }
 
+// Size floor of the wizard's screens. Narrower than minWidth, the help bar and the
+// form options are cut off; a step the shell scrolls needs minBodyRows to be read.
+const (
+	minWidth    = 60
+	minBodyRows = 6
+)
+
+// need returns the terminal size the current screen needs: minWidth columns, and rows
+// for the header, the help bar and the body: all of the body for a step that scrolls
+// itself (a form, which the shell would otherwise cut off at the bottom), minBodyRows for
+// a step the shell scrolls. Header and body are measured at the width the screen will
+// have once it is wide enough.
+func (m *Shell) need() (w, h int) {
+	width := max(m.width, minWidth)
+	header := lipgloss.Height(m.renderer.Header(m.headerData(), width))
+	rows := minBodyRows
+	if !m.shellScrolls() && !m.confirmQuit && m.err == nil {
+		body := m.step().View(step.Frame{R: m.renderer, Width: width, Height: max(m.height-header-1, 1)})
+		rows = max(rows, lipgloss.Height(strings.TrimRight(body, "\n")))
+	}
+	return minWidth, header + rows + 1
+}
+
+// tooSmall reports whether the window is smaller than the current screen needs. Before
+// the first size message the size is unknown, and nothing counts as too small.
+func (m *Shell) tooSmall() bool {
+	if m.width == 0 && m.height == 0 {
+		return false
+	}
+	w, h := m.need()
+	return m.width < w || m.height < h
+}
+
+// smallView replaces the screen while the window is too small for it: what is wrong,
+// the size needed, and the only keys that work.
+func (m *Shell) smallView() string {
+	w, h := m.need()
+	text := fmt.Sprintf("Terminal too small (%dx%d, needs %dx%d). Make it bigger, or press q to quit.", m.width, m.height, w, h)
+	if m.confirmQuit {
+		text = "Quit the wizard? Nothing has been written. Press y to quit, n to stay."
+	}
+	lines := strings.Split(ansi.Wordwrap(text, max(m.width, 1), ""), "\n")
+	if len(lines) > m.height {
+		lines = lines[:max(m.height, 1)]
+	}
+	return strings.Join(lines, "\n")
+}
+
 // bodyHeight is the rows left for the step's body: the window less the header (title
 // and intro), the blank line under it and the help bar.
 func (m *Shell) bodyHeight() int {
@@ -237,9 +297,11 @@ func (m *Shell) bodyHeight() int {
 	return max(m.height-lipgloss.Height(m.headerText())-1, 1)
 }
 
-func (m *Shell) headerText() string {
+func (m *Shell) headerText() string { return m.renderer.Header(m.headerData(), m.width) }
+
+func (m *Shell) headerData() render.Header {
 	s := m.step()
-	return m.renderer.Header(render.Header{Step: m.current + 1, Of: len(m.defs), Title: s.Title(), Intro: s.Intro()}, m.width)
+	return render.Header{Step: m.current + 1, Of: len(m.defs), Title: s.Title(), Intro: s.Intro()}
 }
 
 // bindings are the keys that work right now, for the help bar.

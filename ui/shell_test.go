@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
@@ -212,5 +214,89 @@ func TestRunPlainReportsBadManifest(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "etcd.yaml") {
 		t.Fatalf("the error does not name etcd.yaml:\n%s", out.String())
+	}
+}
+
+// TestShellTooSmall: in a window too small for the screen, the shell says so and the
+// size it needs, and no key but quit does anything (enter would take defaults unseen);
+// made bigger, the step is back where it was.
+func TestShellTooSmall(t *testing.T) {
+	for name, theme := range map[string]Theme{"plain": plainTheme, "tui-dark": tuiTheme} {
+		t.Run(name, func(t *testing.T) {
+			sh, second := newTestShell(t, steptest.Root(t, "unhardened"), theme, 20, 5)
+			view := steptest.TrueColor(sh.render())
+			golden.RequireEqual(t, []byte(view))
+			if got := strings.Count(view, "\n") + 1; got > 5 || lipgloss.Width(view) > 20 {
+				t.Errorf("the small view is %dx%d, more than the 20x5 window:\n%s", lipgloss.Width(view), got, view)
+			}
+			press(t, sh, "enter", "right", "b", "r")
+			if sh.current != 0 || second.inits != 0 || sh.finished {
+				t.Fatalf("keys moved the wizard while it could not be seen: step %d", sh.current)
+			}
+			send(t, sh, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+			if v := sh.render(); strings.Contains(v, "too small") || !strings.Contains(v, "1.2.26") {
+				t.Fatalf("after the resize the step is not back:\n%s", v)
+			}
+			press(t, sh, "enter")
+			if sh.current != 1 {
+				t.Fatal("enter does not move on once the window is big enough")
+			}
+		})
+	}
+}
+
+// TestShellTooSmallNeedsTheWholeForm: a step that scrolls itself (a form) needs its whole
+// body on screen, or its last choices would be cut off unseen.
+func TestShellTooSmallNeedsTheWholeForm(t *testing.T) {
+	tall := &formStep{lines: 20}
+	sh := NewShell(&step.Session{}, []step.Def{{Name: "form", New: func() step.Step { return tall }}}, plainTheme)
+	send(t, sh, sh.Init())
+	send(t, sh, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 20} })
+	if v := sh.render(); !strings.Contains(v, "Terminal too small (100x20, needs 60x22).") {
+		t.Fatalf("a 20-line form in 20 rows:\n%s", v)
+	}
+	send(t, sh, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 22} })
+	if v := sh.render(); !strings.Contains(v, "choice 20") {
+		t.Fatalf("at the size it asked for, the form is cut:\n%s", v)
+	}
+}
+
+// formStep is a step with a form of its own: it scrolls itself and takes every key.
+type formStep struct{ lines int }
+
+func (s *formStep) Title() string                         { return "Form" }
+func (s *formStep) Intro() string                         { return "" }
+func (s *formStep) Init(*step.Session) tea.Cmd            { return nil }
+func (s *formStep) Update(*step.Session, tea.Msg) tea.Cmd { return nil }
+func (s *formStep) Ready() bool                           { return false }
+func (s *formStep) Keys() []key.Binding                   { return nil }
+func (s *formStep) ScrollsItself() bool                   { return true }
+func (s *formStep) CapturesKeys() bool                    { return true }
+func (s *formStep) View(step.Frame) string {
+	var b strings.Builder
+	for i := range s.lines {
+		fmt.Fprintf(&b, "choice %d\n", i+1)
+	}
+	return b.String()
+}
+
+// TestShellTooSmallProgram runs the shell in a real bubbletea program in a 20x5 terminal:
+// it shows the small view, ignores enter, and comes back when the terminal grows.
+func TestShellTooSmallProgram(t *testing.T) {
+	root := steptest.Root(t, "unhardened")
+	sh := NewShell(&step.Session{Layout: discover.Defaults(root, "", "")}, DefaultSteps(), tuiTheme)
+	tm := teatest.NewTestModel(t, sh, teatest.WithInitialTermSize(20, 5),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.TrueColor)))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("too small")) },
+		teatest.WithDuration(10*time.Second))
+	tm.Send(steptest.Key("enter"))
+	tm.Send(tea.WindowSizeMsg{Width: 100, Height: 30})
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("1.2.26")) },
+		teatest.WithDuration(10*time.Second))
+	tm.Send(steptest.Key("q"))
+	tm.Send(steptest.Key("y"))
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Shell)
+	if !final.Aborted() || final.current != 0 {
+		t.Fatalf("aborted %v on step %d; want q, y to quit from preflight", final.Aborted(), final.current+1)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/audit"
@@ -80,6 +81,12 @@ func (p *Step) View(f step.Frame) string {
 		return f.R.Error(step.ErrorView(p.err, fixText), f.Width)
 	}
 	var b strings.Builder
+	// The news first: how many checks fail, and which matter most, in words.
+	headline := Headline(p.checks)
+	if f.Width > 0 {
+		headline = ansi.Wordwrap(headline, f.Width, "")
+	}
+	b.WriteString(headline + "\n")
 	b.WriteString(f.R.Facts(stateFacts(p.state), f.Width))
 	b.WriteString("\n")
 	b.WriteString(f.R.Checks(RenderChecks(p.checks), f.Width))

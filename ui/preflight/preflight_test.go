@@ -1,0 +1,78 @@
+package preflight_test
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/ui/preflight"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
+)
+
+func TestHeadline(t *testing.T) {
+	c := func(id string, s audit.Status) audit.Check { return audit.Check{ID: id, Status: s} }
+	for _, tc := range []struct {
+		name   string
+		checks []audit.Check
+		want   string
+	}{
+		{"worst first, implied not named twice", []audit.Check{
+			c("1.1.7", audit.Fail), c("1.2.27", audit.Fail), c("1.2.28", audit.Fail), c("2.1", audit.Fail),
+			c("2.2", audit.Fail), c("9.9", audit.Fail), c("2.3", audit.Pass), c("1.1.11", audit.Warn),
+		}, "6 of 8 checks fail: etcd serves plain http, Secrets are stored in plaintext, etcd accepts clients without a certificate, and 3 more; 1 warning."},
+		{"one", []audit.Check{c("1.1.7", audit.Fail), c("2.1", audit.Pass)},
+			"1 of 2 checks fails: others can read or change etcd.yaml."},
+		{"a check the table does not know", []audit.Check{c("9.9", audit.Fail), c("2.1", audit.Pass)},
+			"1 of 2 checks fails: check 9.9."},
+		{"warnings only", []audit.Check{c("1.1.11", audit.Warn), c("1.2.28", audit.Warn), c("2.1", audit.Pass)},
+			"None of the 3 checks fails; 2 warn: 1.1.11, 1.2.28."},
+		{"all pass", []audit.Check{c("2.1", audit.Pass), c("2.2", audit.Pass)}, "All 2 checks pass."},
+	} {
+		if got := preflight.Headline(tc.checks); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+var countLine = regexp.MustCompile(`^(\d+) of (\d+) checks fails?: etcd serves plain http, Secrets are stored in plaintext`)
+
+// TestViewOpensOnTheCount: the preflight screen opens on the count of failures, before
+// the list, and the count is the list's, in both backends and at every width.
+func TestViewOpensOnTheCount(t *testing.T) {
+	root := steptest.Root(t, "unhardened")
+	s := steptest.Session(t, root, nil)
+	st := preflight.New()
+	if errs := steptest.Drive(t, st, s, st.Init(s)); len(errs) > 0 {
+		t.Fatalf("preflight failed: %+v", errs)
+	}
+	for name, view := range steptest.Views(st, 0, 60, 100) {
+		first := strings.Join(strings.Fields(strings.SplitN(view, "\n\n", 2)[0]), " ") // unwrap
+		m := countLine.FindStringSubmatch(stripANSI(first))
+		if m == nil {
+			t.Errorf("%s: the view does not open on the count of failures:\n%s", name, view)
+			continue
+		}
+		mark := "[FAIL]"
+		if strings.HasPrefix(name, "tui") {
+			mark = "✗"
+		}
+		fails, total := atoi(m[1]), atoi(m[2])
+		if got := strings.Count(view, mark); got != fails {
+			t.Errorf("%s: the count says %d fail, the list shows %d:\n%s", name, fails, got, view)
+		}
+		if total != len(s.Checks) {
+			t.Errorf("%s: the count says %d checks, preflight ran %d", name, total, len(s.Checks))
+		}
+		if strings.Index(view, m[1]+" of ") > strings.Index(view, mark) {
+			t.Errorf("%s: the count comes after the list", name)
+		}
+	}
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
