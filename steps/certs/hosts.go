@@ -122,7 +122,7 @@ func CheckName(name string) error {
 		return hostError("the name is empty")
 	}
 	if errs := validation.IsDNS1123Subdomain(strings.ToLower(name)); len(errs) > 0 {
-		return hostError(fmt.Sprintf("%q is not a DNS name (%s)", name, strings.Join(errs, "; ")))
+		return hostError(fmt.Sprintf("%q is not a DNS name (RFC 1123: letters, digits, '-' and '.', each part starting and ending with a letter or digit, at most 253 characters)", name))
 	}
 	return nil
 }

@@ -88,5 +88,5 @@ func (d Duplicate) Describe(m *Manifest) string {
 	if binary == APIServerBinary {
 		uses += " (a list flag such as --etcd-servers joins them all)"
 	}
-	return fmt.Sprintf("%s gives --%s %d times (%s): %s; keep one", path.Base(m.Path), d.Name, len(d.Items), strings.Join(d.Items, ", then "), uses)
+	return fmt.Sprintf("%s gives --%s %d times (%s): %s", path.Base(m.Path), d.Name, len(d.Items), strings.Join(d.Items, ", then "), uses)
 }

@@ -62,7 +62,7 @@ func TestDuplicates(t *testing.T) {
 	}
 	got := d[0].Describe(m) + "\n" + d[1].Describe(m)
 	for _, s := range []string{
-		"etcd.yaml gives --data-dir 2 times (--data-dir=/var/lib/etcd, then --data-dir /data): etcd uses the last one, --data-dir /data; keep one",
+		"etcd.yaml gives --data-dir 2 times (--data-dir=/var/lib/etcd, then --data-dir /data): etcd uses the last one, --data-dir /data",
 		"etcd.yaml gives --listen-client-urls 2 times (--listen-client-urls=http://127.0.0.1:2379, then --listen-client-urls=http://10.0.0.9:2379): etcd uses the last one",
 	} {
 		if !strings.Contains(got, s) {
