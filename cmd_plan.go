@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
@@ -92,6 +93,17 @@ func (f planFlags) options() (harden.Options, error) {
 	if err != nil {
 		return usage(fmt.Errorf("--key-type: %w", err))
 	}
+	// Both become SANs of generated certificates: a name must be a DNS name, an IP an IP.
+	if f.nodeName != "" {
+		if err := certs.CheckName(f.nodeName); err != nil {
+			return usage(fmt.Errorf("--node-name %w; give the node's name, e.g. cp1 or cp1.example.com", err))
+		}
+	}
+	if f.advertiseIP != "" {
+		if err := certs.CheckIP(f.advertiseIP); err != nil {
+			return usage(fmt.Errorf("--advertise-ip %w; give the node's IP, e.g. 10.0.0.5", err))
+		}
+	}
 	var resources []string
 	for _, r := range f.resources {
 		if r = strings.TrimSpace(r); r != "" {
@@ -119,6 +131,7 @@ func runPlan(out io.Writer, l discover.Layout, f planFlags, o harden.Options) er
 	}
 	if r.Plan.Empty() {
 		fmt.Fprintf(out, "nothing to change: the node under %s is hardened as asked already; nothing written to %s\n", l.Root, f.out)
+		printDuplicateFlags(out, r)
 		if audit.Failed(r.After) {
 			fmt.Fprintln(out, "Some checks fail that a plan cannot fix: run etcd-harden audit to see them.")
 		}
@@ -160,6 +173,30 @@ func printPlanSummary(out io.Writer, dir string, r *harden.Result) {
 	before, after := audit.Count(r.Before), audit.Count(r.After)
 	fmt.Fprintf(out, "%d files, +%d -%d lines. CIS checks failing: %d before, %d after.\n",
 		len(diffs), added, removed, before[audit.Fail], after[audit.Fail])
+	printDuplicateFlags(out, r)
 	fmt.Fprintf(out, "Review %s and %s, then run:\n  etcd-harden apply --plan %s\n",
 		filepath.Join(dir, harden.ReviewFile), filepath.Join(dir, harden.PatchFile), dir)
+}
+
+// printDuplicateFlags names the flags a manifest gives more than once, and what the
+// plan leaves of them.
+func printDuplicateFlags(out io.Writer, r *harden.Result) {
+	finding := func(checks []audit.Check) *audit.Check {
+		for i := range checks {
+			if checks[i].ID == audit.IDDuplicateFlags {
+				return &checks[i]
+			}
+		}
+		return nil
+	}
+	before := finding(r.Before)
+	if before == nil {
+		return
+	}
+	fmt.Fprintf(out, "Warning: %s.\n", before.Detail)
+	if after := finding(r.After); after != nil {
+		fmt.Fprintf(out, "  After the plan: %s. %s.\n", after.Detail, after.Fix)
+	} else {
+		fmt.Fprintln(out, "  The plan keeps one of each, the one that takes effect.")
+	}
 }

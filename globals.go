@@ -66,8 +66,17 @@ func (g *globalOptions) resolve() error {
 	if err != nil {
 		return &usageError{fmt.Errorf("--root %s: %w", g.root, err)}
 	}
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return &usageError{fmt.Errorf("--root %s is not a folder", g.root)}
+	// A folder flag that names a file is a flag mistake: say what it is (exit 2).
+	for _, f := range []struct {
+		kind discover.Folder
+		path string
+	}{{discover.RootFolder, root}, {discover.ManifestsFolder, g.manifestsDir}, {discover.PKIFolder, g.pkiDir}} {
+		if f.path == "" {
+			continue
+		}
+		if err := discover.CheckFolder(f.kind, f.path); err != nil {
+			return &usageError{err}
+		}
 	}
 	g.root = root
 	return nil

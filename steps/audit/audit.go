@@ -107,7 +107,43 @@ func Run(s *discover.State, opts Options) []Check {
 		}
 		out = append(out, Check{ID: c.id, Title: c.title, Status: r.status, Detail: r.detail, Fix: r.fix, Target: r.target})
 	}
+	if len(opts.IDs) == 0 || slices.Contains(opts.IDs, IDDuplicateFlags) {
+		out = append(out, duplicateFlags(s)...)
+	}
 	return out
+}
+
+// IDDuplicateFlags is the ID of the finding, outside the benchmark, that a manifest
+// gives a flag more than once. Run reports it only when it finds one.
+const IDDuplicateFlags = "flags"
+
+// duplicateFlags warns, in one finding, about every flag a manifest gives more than
+// once: the binary uses the last one, which may not be the one a reader (or a CIS
+// scanner) sees first.
+func duplicateFlags(s *discover.State) []Check {
+	var details, fixes []string
+	target := ""
+	for _, m := range []*discover.Manifest{s.Etcd, s.APIServer} {
+		if m == nil {
+			continue
+		}
+		for _, d := range m.Duplicates() {
+			details = append(details, d.Describe(m))
+			fixes = append(fixes, fmt.Sprintf("In %s keep one --%s, the value you mean", m.Path, d.Name))
+			if target == "" {
+				target = m.Path
+			}
+		}
+	}
+	if len(details) == 0 {
+		return nil
+	}
+	return []Check{{
+		ID: IDDuplicateFlags, Title: "Each flag is given once in the static pod manifests", Status: Warn,
+		Detail: strings.Join(details, "; "),
+		Fix:    strings.Join(fixes, "; "),
+		Target: target,
+	}}
 }
 
 // auditor holds the state the checks read.

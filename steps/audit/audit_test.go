@@ -498,3 +498,31 @@ func TestCorpusManifests(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateFlags: a flag given twice is a warning that names both, which one etcd
+// uses and what to do; the CIS check reads the one etcd uses.
+func TestDuplicateFlags(t *testing.T) {
+	root := hardenedRoot(t)
+	write(t, root, "etc/kubernetes/manifests/etcd.yaml",
+		etcdWith(t, "    - --client-cert-auth=true\n", "    - --client-cert-auth=true\n    - --client-cert-auth=false\n"), 0o600)
+	checks := Run(load(t, root), Options{})
+	got := byID(checks)
+	if c := got["2.2"]; c.Status != Fail {
+		t.Errorf("2.2 = %s %q; etcd uses the last --client-cert-auth, false", c.Status, c.Detail)
+	}
+	d, ok := got[IDDuplicateFlags]
+	if !ok {
+		t.Fatalf("no %q finding in %+v", IDDuplicateFlags, checks)
+	}
+	for _, w := range []string{"etcd.yaml gives --client-cert-auth 2 times (--client-cert-auth=true, then --client-cert-auth=false): etcd uses the last one, --client-cert-auth=false"} {
+		if d.Status != Warn || !strings.Contains(d.Detail, w) {
+			t.Errorf("finding = %s %q, want warn with %q", d.Status, d.Detail, w)
+		}
+	}
+	if want := "keep one --client-cert-auth"; !strings.Contains(d.Fix, want) {
+		t.Errorf("fix %q does not say %q", d.Fix, want)
+	}
+	if _, ok := byID(Run(load(t, hardenedRoot(t)), Options{}))[IDDuplicateFlags]; ok {
+		t.Error("a finding without duplicates")
+	}
+}

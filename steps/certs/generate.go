@@ -191,24 +191,31 @@ func cloneChanges(cs []*plan.Change) []*plan.Change {
 	return out
 }
 
-// names settles the node name and advertise IP.
+// names settles the node name and advertise IP. Each may become a SAN, so each is
+// checked (CheckName, CheckIP) wherever it comes from: the options (a flag, an
+// answers file), etcd.yaml --name or the host name.
 func (g *gen) names() error {
 	g.node = g.o.NodeName
+	from := "the node name"
 	if g.node == "" && g.s.Etcd != nil {
 		g.node, _ = g.s.Etcd.Flag("name")
+		from = discover.EtcdFile + " --name"
 	}
 	if g.node == "" {
 		h, err := os.Hostname()
 		if err != nil {
 			return fmt.Errorf("etcd.yaml has no --name and the host name is unknown (%v); give the node name", err)
 		}
-		g.node = h
+		g.node, from = h, "the host name"
+	}
+	if err := CheckName(g.node); err != nil {
+		return fmt.Errorf("%s %w; it would be the CN and a DNS SAN of the server and peer certificates: give the node's name, e.g. cp1 or cp1.example.com", from, err)
 	}
 	if g.o.AdvertiseIP != "" {
-		g.ip = net.ParseIP(g.o.AdvertiseIP)
-		if g.ip == nil {
-			return fmt.Errorf("advertise address %q is not an IP address; give the node's IP, e.g. 10.0.0.5", g.o.AdvertiseIP)
+		if err := CheckIP(g.o.AdvertiseIP); err != nil {
+			return fmt.Errorf("advertise address %w; give the node's IP, e.g. 10.0.0.5", err)
 		}
+		g.ip = net.ParseIP(g.o.AdvertiseIP)
 		return nil
 	}
 	if g.s.Etcd == nil {
@@ -351,7 +358,9 @@ func (g *gen) leaf(pr *Pair) error {
 	case PairServer, PairPeer:
 		tmpl.Subject = pkix.Name{CommonName: g.node}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-		tmpl.DNSNames, tmpl.IPAddresses = g.sans()
+		if tmpl.DNSNames, tmpl.IPAddresses, err = g.sans(); err != nil {
+			return err
+		}
 	case PairHealthcheck:
 		tmpl.Subject = pkix.Name{CommonName: HealthcheckCommonName}
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
@@ -372,8 +381,10 @@ func (g *gen) leaf(pr *Pair) error {
 	return nil
 }
 
-// sans returns the DNS names and IPs of the server and peer certificates.
-func (g *gen) sans() ([]string, []net.IP) {
+// sans returns the DNS names and IPs of the server and peer certificates. Every
+// host that comes from a file or an option is checked (CheckHost) first: a SAN is
+// never made from a value that is not a DNS name or an IP.
+func (g *gen) sans() ([]string, []net.IP, error) {
 	var dns []string
 	var ips []net.IP
 	add := func(h string) {
@@ -393,12 +404,19 @@ func (g *gen) sans() ([]string, []net.IP) {
 	add("127.0.0.1")
 	add("::1")
 	for _, h := range append(ServerHosts(g.s), PeerHosts(g.s)...) {
+		if err := CheckHost(h.Name); err != nil {
+			return nil, nil, fmt.Errorf("%s: the host %w; fix the URL (a DNS name or an IP)", h.From, err)
+		}
 		add(h.Name)
 	}
 	for _, h := range g.o.ExtraSANs {
-		add(strings.TrimSpace(h))
+		h = strings.TrimSpace(h)
+		if err := CheckHost(h); err != nil {
+			return nil, nil, fmt.Errorf("extra SAN %w; give a DNS name or an IP", err)
+		}
+		add(h)
 	}
-	return dns, ips
+	return dns, ips, nil
 }
 
 // write plans the certificate (0644) and its key (secret, 0600) of pr, in 0700 folders.

@@ -5,10 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 )
@@ -107,3 +110,44 @@ func keyKind(c *x509.Certificate) string {
 	}
 	return c.PublicKeyAlgorithm.String()
 }
+
+// ErrInvalidHost is wrapped by CheckName and CheckIP errors.
+var ErrInvalidHost = errors.New("invalid host")
+
+// CheckName accepts a name that may go into a certificate as its CN and a DNS SAN: a
+// DNS name (RFC 1123 subdomain, letters case-insensitive) that is not an IP address.
+// Anything else ("../../evil", "a b", "*") is refused with what a name may hold.
+func CheckName(name string) error {
+	if name == "" {
+		return hostError("the name is empty")
+	}
+	if errs := validation.IsDNS1123Subdomain(strings.ToLower(name)); len(errs) > 0 {
+		return hostError(fmt.Sprintf("%q is not a DNS name (RFC 1123: letters, digits, '-' and '.', each part starting and ending with a letter or digit, at most 253 characters)", name))
+	}
+	return nil
+}
+
+// CheckIP accepts an IP address a certificate can name: not 0.0.0.0 or ::.
+func CheckIP(ip string) error {
+	switch p := net.ParseIP(ip); {
+	case p == nil:
+		return hostError(fmt.Sprintf("%q is not an IP address (e.g. 10.0.0.5 or fd00::5)", ip))
+	case p.IsUnspecified():
+		return hostError(fmt.Sprintf("%q is the wildcard address, which no certificate can name", ip))
+	}
+	return nil
+}
+
+// CheckHost accepts a SAN: an IP address (CheckIP) or a DNS name (CheckName).
+func CheckHost(h string) error {
+	if net.ParseIP(h) != nil {
+		return CheckIP(h)
+	}
+	return CheckName(h)
+}
+
+// hostError is a CheckName or CheckIP message that matches ErrInvalidHost.
+type hostError string
+
+func (e hostError) Error() string        { return string(e) }
+func (e hostError) Is(target error) bool { return target == ErrInvalidHost }

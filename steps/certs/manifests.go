@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/manifest"
@@ -45,11 +46,7 @@ func PlanManifests(p *plan.Plan, s *discover.State, pairs []Pair) error {
 	if s.Etcd == nil {
 		return fmt.Errorf("no etcd manifest was discovered; run discover.Load first")
 	}
-	err := p.Edit(s.Etcd.RelPath, ReasonManifests, func(old []byte) ([]byte, error) {
-		e, err := manifest.NewEditor(filepath.Base(s.Etcd.Path), old)
-		if err != nil {
-			return nil, err
-		}
+	err := editManifest(p, s.Etcd, func(e *manifest.Editor) error {
 		c := s.Etcd.Container
 		flags := map[string]string{
 			"cert-file":             server.Cert.ContainerPath,
@@ -67,22 +64,19 @@ func PlanManifests(p *plan.Plan, s *discover.State, pairs []Pair) error {
 			}
 		}
 		if err := e.SetFlags(c, flags); err != nil {
-			return nil, err
+			return err
 		}
 		for _, f := range etcdURLFlags {
 			if _, err := e.ReplaceInFlag(c, f, "http://", "https://"); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		// kubeadm reads the advertised client URL back from this annotation on join and
 		// upgrade; it must say https like the flag.
 		if _, err := e.ReplaceInAnnotation(kubeadmAdvertiseAnnotation, "http://", "https://"); err != nil {
-			return nil, err
+			return err
 		}
-		if err := mountFolders(e, s, c, []File{ca.Cert, server.Cert, server.Key, peer.Cert, peer.Key}); err != nil {
-			return nil, err
-		}
-		return e.Bytes(), nil
+		return mountFolders(e, s, c, []File{ca.Cert, server.Cert, server.Key, peer.Cert, peer.Key})
 	})
 	if err != nil {
 		return err
@@ -90,11 +84,7 @@ func PlanManifests(p *plan.Plan, s *discover.State, pairs []Pair) error {
 	if s.APIServer == nil || api == nil {
 		return nil
 	}
-	return p.Edit(s.APIServer.RelPath, ReasonManifests, func(old []byte) ([]byte, error) {
-		e, err := manifest.NewEditor(filepath.Base(s.APIServer.Path), old)
-		if err != nil {
-			return nil, err
-		}
+	return editManifest(p, s.APIServer, func(e *manifest.Editor) error {
 		c := s.APIServer.Container
 		caFile := File{Path: ca.Cert.Path, ContainerPath: ContainerPath(s, s.APIServer, ca.Cert.Path)}
 		if err := e.SetFlags(c, map[string]string{
@@ -102,16 +92,39 @@ func PlanManifests(p *plan.Plan, s *discover.State, pairs []Pair) error {
 			"etcd-certfile": api.Cert.ContainerPath,
 			"etcd-keyfile":  api.Key.ContainerPath,
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := e.ReplaceInFlag(c, "etcd-servers", "http://", "https://"); err != nil {
+			return err
+		}
+		return mountFolders(e, s, c, []File{caFile, api.Cert, api.Key})
+	})
+}
+
+// editManifest plans the edits fn makes to m with ReasonManifests, and adds what the
+// editor noted (a duplicate flag removed or changed in each place) as more reasons,
+// so that REVIEW.md names them.
+func editManifest(p *plan.Plan, m *discover.Manifest, fn func(e *manifest.Editor) error) error {
+	var notes []string
+	err := p.Edit(m.RelPath, ReasonManifests, func(old []byte) ([]byte, error) {
+		e, err := manifest.NewEditor(filepath.Base(m.Path), old)
+		if err != nil {
 			return nil, err
 		}
-		if err := mountFolders(e, s, c, []File{caFile, api.Cert, api.Key}); err != nil {
+		if err := fn(e); err != nil {
 			return nil, err
 		}
+		notes = e.Notes()
 		return e.Bytes(), nil
 	})
+	if c := p.Find(m.RelPath); err == nil && c != nil {
+		for _, n := range notes {
+			if !slices.Contains(c.Reasons, "certs: "+n) {
+				c.Reasons = append(c.Reasons, "certs: "+n)
+			}
+		}
+	}
+	return err
 }
 
 // mountFolders makes sure the container sees each file's folder: a read-only hostPath

@@ -185,3 +185,42 @@ func TestPlanManifestsCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanManifestsDuplicateFlag: a URL flag given twice in etcd.yaml (etcd uses the
+// last) is made https in both places, a duplicate TLS flag keeps the place that takes
+// effect, and the plan's reasons (REVIEW.md's "Why") name both.
+func TestPlanManifestsDuplicateFlag(t *testing.T) {
+	root, s := tree(t,
+		"    - --listen-client-urls=http://127.0.0.1:2379\n",
+		"    - --listen-client-urls=http://127.0.0.1:2379\n    - --client-cert-auth=false\n    - --listen-client-urls=http://127.0.0.1:2379,http://10.0.0.9:2379\n    - --client-cert-auth\n")
+	p := plan.New(root)
+	g, err := Generate(p, s, Discover(s), GenOptions{Now: testNow, NodeName: "node1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := PlanManifests(p, s, g.Pairs); err != nil {
+		t.Fatal(err)
+	}
+	m := parsed(t, p, s.Etcd, discover.EtcdBinary)
+	if v, _ := m.Flag("listen-client-urls"); v != "https://127.0.0.1:2379,https://10.0.0.9:2379" {
+		t.Errorf("--listen-client-urls in effect = %q; want the last one, made https", v)
+	}
+	for _, f := range m.Flags {
+		if f.Name == "listen-client-urls" && strings.Contains(f.Value, "http://") {
+			t.Errorf("a --listen-client-urls is still http: %s", f.Value)
+		}
+	}
+	if n := m.FlagCount("client-cert-auth"); n != 1 {
+		t.Errorf("--client-cert-auth given %d times after the plan", n)
+	}
+	c := p.Find(s.Etcd.RelPath)
+	why := strings.Join(c.Reasons, "\n")
+	for _, w := range []string{
+		"certs: etcd.yaml gives --listen-client-urls 2 times (--listen-client-urls=http://127.0.0.1:2379, then --listen-client-urls=http://127.0.0.1:2379,http://10.0.0.9:2379); replaced http:// with https:// in each",
+		"certs: etcd.yaml gave --client-cert-auth 2 times (--client-cert-auth=false, then --client-cert-auth); kept the last, the one that takes effect, and removed the others",
+	} {
+		if !strings.Contains(why, w) {
+			t.Errorf("reasons:\n%s\ndo not contain %q", why, w)
+		}
+	}
+}

@@ -28,6 +28,12 @@ type fileState struct {
 // reader gives the state of a host path: from the disk, or as a plan will leave it.
 type reader func(hostPath string) fileState
 
+// Why a path that should hold a file does not.
+var (
+	errIsFolder   = errors.New("is a folder, not a file")
+	errNotRegular = errors.New("is not a regular file")
+)
+
 // readDisk reads a file from the disk.
 func readDisk(hostPath string) fileState {
 	info, err := os.Stat(hostPath)
@@ -35,10 +41,10 @@ func readDisk(hostPath string) fileState {
 		return fileState{err: err}
 	}
 	if info.IsDir() {
-		return fileState{err: errors.New("it is a folder, not a file")}
+		return fileState{err: errIsFolder}
 	}
 	if !info.Mode().IsRegular() {
-		return fileState{err: fmt.Errorf("not a regular file (%s)", info.Mode().Type())}
+		return fileState{err: fmt.Errorf("%w (%s)", errNotRegular, info.Mode().Type())}
 	}
 	data, err := os.ReadFile(hostPath)
 	if err != nil {

@@ -206,9 +206,15 @@ func (v *validator) fileReadable(c *checks, f File, st fileState, desc string) b
 	case errors.Is(st.err, fs.ErrNotExist):
 		c.add(CheckFile, f.Path, Fail, fmt.Sprintf("%s (the %s) does not exist", f.Path, desc),
 			"let the wizard generate it, or choose an existing file")
-	default:
+	case errors.Is(st.err, errIsFolder), errors.Is(st.err, errNotRegular):
+		c.add(CheckFile, f.Path, Fail, fmt.Sprintf("%s (the %s) %v; expected the %s file", f.Path, desc, st.err, desc),
+			fmt.Sprintf("move %s out of the way (look inside first), then choose the real file or let the wizard generate one", f.Path))
+	case errors.Is(st.err, fs.ErrPermission):
 		c.add(CheckFile, f.Path, Fail, fmt.Sprintf("cannot read %s (the %s): %v", f.Path, desc, st.err),
 			"run etcd-harden as root or fix the file's permissions")
+	default:
+		c.add(CheckFile, f.Path, Fail, fmt.Sprintf("cannot read %s (the %s): %v", f.Path, desc, st.err),
+			"check the path and the disk, or choose another file")
 	}
 	return false
 }

@@ -112,15 +112,15 @@ func TestValidateFailures(t *testing.T) {
 			_, k := issue(t, good, e.caCert, e.caKey)
 			writeFile(t, server(e).Key.Path, keyPEM(t, k), 0o600)
 		}, PairServer, CheckKeyMatch, Fail, []string{"server.key is not the key of", "server.crt", "choose the key made with this certificate, or let the wizard generate a new pair"}},
-		{"unreadable file", func(t *testing.T, e env) {
-			// A folder where the file should be: unreadable even for root.
+		{"folder instead of a file", func(t *testing.T, e env) {
+			// A folder where the file should be: named as such, not blamed on permissions.
 			if err := os.Remove(server(e).Cert.Path); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Mkdir(server(e).Cert.Path, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, PairServer, CheckFile, Fail, []string{"cannot read", "server.crt", "it is a folder", "run etcd-harden as root or fix the file's permissions"}},
+		}, PairServer, CheckFile, Fail, []string{"server.crt (the etcd server certificate) is a folder, not a file", "move ", "out of the way"}},
 		{"missing file named by a flag", func(t *testing.T, e env) {
 			edit(t, e.s.Etcd.Path, "- --name=node1", "- --name=node1\n    - --cert-file=/etc/kubernetes/pki/etcd/nope.crt")
 		}, PairServer, CheckFile, Fail, []string{"etcd.yaml --cert-file points to", "nope.crt, which does not exist; choose another file or let the wizard generate one"}},

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -43,6 +44,7 @@ type Manifest struct {
 	Raw       []byte
 	Pod       corev1.Pod
 	Container string // name of the container that runs the binary
+	Binary    string // the binary it runs: EtcdBinary or APIServerBinary
 	// ContainerIndex is the index of that container in Pod.Spec.Containers.
 	ContainerIndex int
 	Image          string
@@ -150,17 +152,95 @@ func Load(l Layout) (*State, error) {
 }
 
 // ReadManifest reads the file at path (a host path under root) and parses it with
-// ParseManifest. A missing file gives an error that wraps fs.ErrNotExist.
+// ParseManifest. A missing file gives an error that wraps fs.ErrNotExist; a folder, or
+// a path through a file, says so (not "check permissions").
 func ReadManifest(root, path, binary string) (*Manifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &ParseError{Path: path, Kind: ErrMissing, Msg: "file does not exist", Err: err}
-		}
-		return nil, &ParseError{Path: path, Kind: ErrUnreadable, Msg: "cannot read the file; run as root or check its permissions", Err: err}
+		return nil, readError(path, binary, err)
 	}
 	return ParseManifest(root, path, data, binary)
 }
+
+// readError says why the manifest at path could not be read, and what to do.
+func readError(path, binary string, err error) error {
+	pe := &ParseError{Path: path, Kind: ErrUnreadable, Err: err}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		pe.Kind, pe.Msg = ErrMissing, "file does not exist"
+	case errors.Is(err, fs.ErrPermission):
+		pe.Msg = "cannot read the file; run as root or check its permissions"
+	case isFolder(path):
+		pe.Msg, pe.Err = fmt.Sprintf("is a folder; expected the static pod manifest of %s, a file: point --manifests-dir at the folder that holds it", binary), nil
+	case errors.Is(err, syscall.ENOTDIR):
+		pe.Msg, pe.Err = fmt.Sprintf("%s is a file, not a folder; expected the folder that holds %s, e.g. /etc/kubernetes/manifests: check --root and --manifests-dir", filepath.Dir(path), filepath.Base(path)), nil
+	default:
+		pe.Msg = "cannot read the file; check the path and the disk"
+	}
+	return pe
+}
+
+func isFolder(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// Folder says what a folder flag must point at, for CheckFolder's messages.
+type Folder struct {
+	Flag    string // "--manifests-dir"
+	Holds   string // "the folder that holds etcd.yaml"
+	Example string // "/etc/kubernetes/manifests"
+	// MayBeMissing is true for a folder etcd-harden can create (the PKI folder).
+	MayBeMissing bool
+}
+
+// The folders the global flags name.
+var (
+	RootFolder      = Folder{Flag: "--root", Holds: "the folder that holds the node's file system", Example: "/ on a node"}
+	ManifestsFolder = Folder{Flag: "--manifests-dir", Holds: "the folder that holds " + EtcdFile, Example: "/etc/kubernetes/manifests"}
+	PKIFolder       = Folder{Flag: "--pki-dir", Holds: "the folder that holds etcd's certificates", Example: "/etc/kubernetes/pki/etcd", MayBeMissing: true}
+)
+
+// ErrNotFolder is wrapped by CheckFolder's errors.
+var ErrNotFolder = errors.New("not a folder")
+
+// CheckFolder returns nil when path is a folder (or, for f.MayBeMissing, does not
+// exist yet), else an error that says what path is and what f expects:
+// "--manifests-dir /x/etcd.yaml is a file; expected the folder that holds etcd.yaml,
+// e.g. /etc/kubernetes/manifests".
+func CheckFolder(f Folder, path string) error {
+	fi, err := os.Stat(path)
+	var what string
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil && fi.Mode().IsRegular():
+		what = "is a file"
+	case err == nil:
+		what = "is a " + fi.Mode().Type().String() + " file, not a folder"
+	case errors.Is(err, fs.ErrNotExist) && f.MayBeMissing:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		what = "does not exist"
+	case errors.Is(err, syscall.ENOTDIR):
+		what = "is not a folder (a part of the path is a file)"
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("%s %s cannot be read (%v): run as root or check its permissions", f.Flag, path, err)
+	default:
+		return fmt.Errorf("%s %s: %w", f.Flag, path, err)
+	}
+	msg := fmt.Sprintf("%s %s %s; expected %s, e.g. %s", f.Flag, path, what, f.Holds, f.Example)
+	if err == nil && fi.Mode().IsRegular() && f.Flag == ManifestsFolder.Flag {
+		msg += fmt.Sprintf(" (its folder %s?)", filepath.Dir(path))
+	}
+	return &folderError{msg}
+}
+
+// folderError is a CheckFolder message that matches ErrNotFolder.
+type folderError struct{ msg string }
+
+func (e *folderError) Error() string        { return e.msg }
+func (e *folderError) Is(target error) bool { return target == ErrNotFolder }
 
 // HostFile maps a path inside m's container to the host like Manifest.HostPath; when no
 // hostPath volume covers it, it falls back to the same path under the Layout's Root

@@ -602,3 +602,59 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckFolder: a folder flag that points at a file says what it is and what is
+// expected, not "check permissions".
+func TestCheckFolder(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, EtcdFile)
+	if err := os.WriteFile(file, []byte("kind: Pod\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		f    Folder
+		path string
+		want string
+	}{
+		{ManifestsFolder, file, "--manifests-dir " + file + " is a file; expected the folder that holds etcd.yaml, e.g. /etc/kubernetes/manifests (its folder " + dir + "?)"},
+		{ManifestsFolder, filepath.Join(dir, "nope"), "--manifests-dir " + filepath.Join(dir, "nope") + " does not exist; expected the folder that holds etcd.yaml"},
+		{PKIFolder, file, "--pki-dir " + file + " is a file; expected the folder that holds etcd's certificates, e.g. /etc/kubernetes/pki/etcd"},
+		{RootFolder, file, "--root " + file + " is a file; expected the folder that holds the node's file system, e.g. / on a node"},
+		{RootFolder, filepath.Join(file, "x"), "--root " + filepath.Join(file, "x") + " is not a folder (a part of the path is a file)"},
+	}
+	for _, tt := range tests {
+		err := CheckFolder(tt.f, tt.path)
+		if !errors.Is(err, ErrNotFolder) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("CheckFolder(%s, %s) = %v\nwant prefix %q", tt.f.Flag, tt.path, err, tt.want)
+		}
+	}
+	for _, ok := range []struct {
+		f    Folder
+		path string
+	}{{ManifestsFolder, dir}, {PKIFolder, filepath.Join(dir, "new")}} {
+		if err := CheckFolder(ok.f, ok.path); err != nil {
+			t.Errorf("CheckFolder(%s, %s) = %v", ok.f.Flag, ok.path, err)
+		}
+	}
+}
+
+// TestReadManifestNotAFile: etcd.yaml that is a folder, or a manifests path through
+// a file, is named as such.
+func TestReadManifestNotAFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, EtcdFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Layout{Root: dir, ManifestsDir: dir})
+	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "etcd.yaml: is a folder; expected the static pod manifest of etcd, a file") || strings.Contains(err.Error(), "permissions") {
+		t.Errorf("etcd.yaml folder: %v", err)
+	}
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(Layout{Root: dir, ManifestsDir: file})
+	if !strings.Contains(err.Error(), file+" is a file, not a folder; expected the folder that holds etcd.yaml") || strings.Contains(err.Error(), "permissions") {
+		t.Errorf("manifests path through a file: %v", err)
+	}
+}

@@ -14,15 +14,16 @@ import (
 
 // Kinds of manifest problems; ParseError.Is matches them, so callers test with errors.Is.
 var (
-	ErrMissing     = errors.New("manifest missing")
-	ErrUnreadable  = errors.New("manifest unreadable")
-	ErrTemplate    = errors.New("manifest is a template")
-	ErrInvalidYAML = errors.New("manifest is not valid YAML")
-	ErrNotPod      = errors.New("manifest is not a Pod")
-	ErrElided      = errors.New("manifest is elided")
-	ErrInvalidPod  = errors.New("manifest is not a valid Pod")
-	ErrNoContainer = errors.New("manifest has no matching container")
-	ErrShellScript = errors.New("flags are inside a shell script")
+	ErrMissing      = errors.New("manifest missing")
+	ErrUnreadable   = errors.New("manifest unreadable")
+	ErrTemplate     = errors.New("manifest is a template")
+	ErrInvalidYAML  = errors.New("manifest is not valid YAML")
+	ErrNotPod       = errors.New("manifest is not a Pod")
+	ErrElided       = errors.New("manifest is elided")
+	ErrInvalidPod   = errors.New("manifest is not a valid Pod")
+	ErrNoContainer  = errors.New("manifest has no matching container")
+	ErrShellScript  = errors.New("flags are inside a shell script")
+	ErrMalformedArg = errors.New("malformed argument")
 )
 
 // ParseError is a problem with one manifest file: which file, which line when known,
@@ -104,7 +105,11 @@ func ParseManifest(root, path string, data []byte, binary string) (*Manifest, er
 	c := m.Pod.Spec.Containers[i]
 	m.ContainerIndex, m.Container, m.Image = i, c.Name, c.Image
 	m.ImageTag = imageTag(c.Image)
+	m.Binary = binary
 	m.Flags = containerFlags(c, binary)
+	if f := malformed(m.Flags); f != nil {
+		return nil, fail(ErrMalformedArg, lineOf(data, f.item()), nil, "%s", f.malformedMsg(binary))
+	}
 	return m, nil
 }
 

@@ -42,9 +42,10 @@ var (
 // Editor edits one manifest. Each method re-reads the node tree of the current bytes
 // and changes only the lines it has to.
 type Editor struct {
-	name string
-	data []byte
-	p    *parsed
+	name  string
+	data  []byte
+	p     *parsed
+	notes []string
 }
 
 // HostPathMount is a hostPath volume and its mount in a container.
@@ -73,9 +74,10 @@ func (e *Editor) Name() string { return e.name }
 // Bytes returns the edited manifest.
 func (e *Editor) Bytes() []byte { return e.data }
 
-// Flag returns the value of the first --flag in the container's command and args:
-// the text after "=", the next item for "--flag value", or "true" for a bare
-// "--flag". ok is false when the flag or the container is absent.
+// Flag returns the value of the last --flag in the container's command and args
+// (the one etcd, and kube-apiserver for a single-value flag, uses): the text after
+// "=", the next item for "--flag value", or "true" for a bare "--flag". ok is false
+// when the flag or the container is absent.
 func (e *Editor) Flag(container, flag string) (value string, ok bool) {
 	name, err := flagName(flag)
 	if err != nil {
@@ -89,8 +91,12 @@ func (e *Editor) Flag(container, flag string) (value string, ok bool) {
 	if len(occ) == 0 {
 		return "", false
 	}
-	return occ[0].value, true
+	return occ[len(occ)-1].value, true
 }
+
+// Notes returns what the edits so far did beyond the edit asked for, for a person to
+// read: duplicate flags removed or edited in each place.
+func (e *Editor) Notes() []string { return e.notes }
 
 // Argv returns the container's command followed by its args, as the kubelet
 // would run them (non-string items are left out).
@@ -112,10 +118,11 @@ func (e *Editor) Argv(container string) ([]string, error) {
 
 // SetFlag sets --flag=value in the container's command or args (where the container's
 // flags already live), editing the existing item in place when the flag is present.
-// container "" means the first container. A flag present more than once is kept
-// at its first place and removed elsewhere; a bare "--flag" counts as "true".
-// A new flag goes at the end of the list holding most flags, quoted like its
-// neighbours. Setting the value a flag already has changes nothing.
+// container "" means the first container. A flag present more than once is edited
+// where it takes effect (its last place, as etcd reads it) and removed elsewhere, and
+// Notes says so; a bare "--flag" counts as "true". A new flag goes at the end of the
+// list holding most flags, quoted like its neighbours. Setting the value a flag
+// already has changes nothing.
 func (e *Editor) SetFlag(container, flag, value string) error {
 	name, err := flagName(flag)
 	if err != nil {
@@ -132,24 +139,56 @@ func (e *Editor) SetFlag(container, flag, value string) error {
 			ops[target(lists)].add = []string{"--" + name + "=" + value}
 			return p.flagChange(c.node, c.index, ops)
 		}
-		switch o := occ[0]; {
-		case o.form == formSep && strings.HasPrefix(value, "-"):
-			// "--k" "-v" would read as two flags: join them as --k=-v.
-			ops[o.l].set(o.i, o.prefix+name+"="+value)
-			ops[o.l].remove(o.i + 1)
-		case o.form == formSep && o.value != value:
-			ops[o.l].set(o.i+1, value)
-		case o.form == formEq && o.value != value, o.form == formBare && value != "true":
-			ops[o.l].set(o.i, o.prefix+name+"="+value)
+		last := occ[len(occ)-1]
+		setAt(&ops, last, name, value)
+		for _, o := range occ[:len(occ)-1] {
+			removeAt(&ops, o)
 		}
-		for _, o := range occ[1:] {
-			ops[o.l].remove(o.i)
-			if o.form == formSep {
-				ops[o.l].remove(o.i + 1)
-			}
+		ch, err := p.flagChange(c.node, c.index, ops)
+		if ch != nil && len(occ) > 1 {
+			ch.notes = append(ch.notes, fmt.Sprintf("%s gave --%s %d times (%s); kept the last, the one that takes effect, and removed the others",
+				e.name, name, len(occ), occItems(occ, name)))
 		}
-		return p.flagChange(c.node, c.index, ops)
+		return ch, err
 	})
+}
+
+// setAt sets occurrence o of flag name to value, in o's own form where it can.
+func setAt(ops *[2]listOps, o occurrence, name, value string) {
+	switch {
+	case o.form == formSep && strings.HasPrefix(value, "-"):
+		// "--k" "-v" would read as two flags: join them as --k=-v.
+		ops[o.l].set(o.i, o.prefix+name+"="+value)
+		ops[o.l].remove(o.i + 1)
+	case o.form == formSep && o.value != value:
+		ops[o.l].set(o.i+1, value)
+	case o.form == formEq && o.value != value, o.form == formBare && value != "true":
+		ops[o.l].set(o.i, o.prefix+name+"="+value)
+	}
+}
+
+// removeAt removes occurrence o (and its value item in the "--k v" form).
+func removeAt(ops *[2]listOps, o occurrence) {
+	ops[o.l].remove(o.i)
+	if o.form == formSep {
+		ops[o.l].remove(o.i + 1)
+	}
+}
+
+// occItems lists the occurrences as written: "--k=a, then --k b".
+func occItems(occ []occurrence, name string) string {
+	its := make([]string, len(occ))
+	for i, o := range occ {
+		switch o.form {
+		case formEq:
+			its[i] = o.prefix + name + "=" + o.value
+		case formSep:
+			its[i] = o.prefix + name + " " + o.value
+		default:
+			its[i] = o.prefix + name
+		}
+	}
+	return strings.Join(its, ", then ")
 }
 
 // SetFlags sets several flags in one go, adding absent ones in name order. On
@@ -160,10 +199,10 @@ func (e *Editor) SetFlags(container string, flags map[string]string) error {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	data, p := e.data, e.p
+	data, p, notes := e.data, e.p, len(e.notes)
 	for _, k := range names {
 		if err := e.SetFlag(container, k, flags[k]); err != nil {
-			e.data, e.p = data, p
+			e.data, e.p, e.notes = data, p, e.notes[:notes]
 			return err
 		}
 	}
@@ -187,10 +226,7 @@ func (e *Editor) RemoveFlag(container, flag string) error {
 			return nil, err
 		}
 		for _, o := range occ {
-			ops[o.l].remove(o.i)
-			if o.form == formSep {
-				ops[o.l].remove(o.i + 1)
-			}
+			removeAt(&ops, o)
 		}
 		return p.flagChange(c.node, c.index, ops)
 	})
@@ -198,20 +234,40 @@ func (e *Editor) RemoveFlag(container, flag string) error {
 
 // ReplaceInFlag replaces old with new in the value of --flag (e.g. "http://" with
 // "https://" in --listen-client-urls) and reports whether it changed anything.
+// A flag given more than once is changed in every place (a list flag of
+// kube-apiserver joins them all; etcd uses the last), and Notes says so.
 // An absent flag, or a value without old, is left alone.
 func (e *Editor) ReplaceInFlag(container, flag, old, new string) (bool, error) {
-	v, ok := e.Flag(container, flag)
-	if !ok || old == "" || !strings.Contains(v, old) {
-		if _, _, err := e.p.container(e.name, container); err != nil {
-			return false, err
-		}
-		return false, nil
+	name, err := flagName(flag)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", e.name, err)
 	}
 	before := e.p
-	if err := e.SetFlag(container, flag, strings.ReplaceAll(v, old, new)); err != nil {
-		return false, err
-	}
-	return e.p != before, nil
+	err = e.change(container, "change --"+name, func(p *parsed, c *containerRef) (*change, error) {
+		lists := flagLists(c.node)
+		occ := find(lists, name)
+		var ops [2]listOps
+		changed := 0
+		for _, o := range occ {
+			if old != "" && strings.Contains(o.value, old) {
+				setAt(&ops, o, name, strings.ReplaceAll(o.value, old, new))
+				changed++
+			}
+		}
+		if changed == 0 {
+			return nil, nil
+		}
+		if err := checkFlagLists(lists); err != nil {
+			return nil, err
+		}
+		ch, err := p.flagChange(c.node, c.index, ops)
+		if ch != nil && len(occ) > 1 {
+			ch.notes = append(ch.notes, fmt.Sprintf("%s gives --%s %d times (%s); replaced %s with %s in each",
+				e.name, name, len(occ), occItems(occ, name), old, new))
+		}
+		return ch, err
+	})
+	return e.p != before, err
 }
 
 // EnsureHostPathMount adds the volume and the container's mount unless a mount already
@@ -239,6 +295,7 @@ type containerRef struct {
 type change struct {
 	edits  []edit
 	expect func(gen map[string]any)
+	notes  []string
 }
 
 // change builds an edit for the container, makes it, parses the result and
@@ -267,6 +324,7 @@ func (e *Editor) change(container, what string, build func(*parsed, *containerRe
 		return fmt.Errorf("%s: container %q: %s: the text edit would change more than intended: %w; make this edit by hand", e.name, cname, what, ErrUnsupportedLayout)
 	}
 	e.data, e.p = out, p2
+	e.notes = append(e.notes, ch.notes...)
 	return nil
 }
 

@@ -168,10 +168,10 @@ func TestEdits(t *testing.T) {
 				"- --initial-cluster=cp1=http://192.168.56.10:2380",
 				"- --listen-client-urls=http://127.0.0.1:2379,http://192.168.56.10:2379",
 				"- --listen-peer-urls=http://192.168.56.10:2380",
+				// given twice: the bare one at the end takes effect and stays.
 				"- --client-cert-auth=false",
-				"- --client-cert-auth",
 			},
-			added: 5 + 1 + 7,
+			added: 5 + 7,
 		},
 		{
 			name:    "etcd-insecure-remove-separate-value",
@@ -295,7 +295,7 @@ func TestFlag(t *testing.T) {
 	}{
 		{"data-dir", "/var/lib/etcd", true},
 		{"--name", "cp1", true},
-		{"client-cert-auth", "false", true},
+		{"client-cert-auth", "true", true}, // given twice: the last takes effect
 		{"advertise-client-urls", "http://192.168.56.10:2379", true},
 		{"cert-file", "", false},
 		{"", "", false},

@@ -2,7 +2,6 @@ package certs
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
@@ -101,6 +100,9 @@ func (a *answers) set(k, v string) error {
 		}
 		a.keyType = dcerts.KeyType(v)
 	case KeyNodeName:
+		if err := validName(v); err != nil {
+			return err
+		}
 		a.nodeName = v
 	case KeyAdvertiseIP:
 		if err := validIP(v); err != nil {
@@ -150,8 +152,23 @@ func (a answers) record(m map[string]string) {
 }
 
 func validIP(v string) error {
-	if v != "" && net.ParseIP(v) == nil {
-		return fmt.Errorf("%q is not an IP address; give the node's IP, e.g. 10.0.0.5", v)
+	if v == "" {
+		return nil
+	}
+	if err := dcerts.CheckIP(v); err != nil {
+		return fmt.Errorf("%w; give the node's IP, e.g. 10.0.0.5", err)
+	}
+	return nil
+}
+
+// validName accepts an empty answer (the default) or a node name a certificate can
+// hold as a DNS SAN.
+func validName(v string) error {
+	if v = strings.TrimSpace(v); v == "" {
+		return nil
+	}
+	if err := dcerts.CheckName(v); err != nil {
+		return fmt.Errorf("%w; give the node's name, e.g. cp1 or cp1.example.com", err)
 	}
 	return nil
 }

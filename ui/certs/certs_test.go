@@ -169,7 +169,7 @@ func TestCAKeyMissing(t *testing.T) {
 }
 
 func TestBadAnswersAreRefused(t *testing.T) {
-	for key, value := range map[string]string{KeyMode: "magic", KeyKeyType: "dsa", KeyAdvertiseIP: "node1.example", PathKey("server", "cert"): "relative.crt"} {
+	for key, value := range map[string]string{KeyMode: "magic", KeyKeyType: "dsa", KeyAdvertiseIP: "node1.example", KeyNodeName: "../../evil", PathKey("server", "cert"): "relative.crt"} {
 		t.Run(key, func(t *testing.T) {
 			answers := maps.Clone(prefilled)
 			answers[key] = value

@@ -68,7 +68,7 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 				if strings.TrimSpace(v) == "" && p.a.nodeName == "" {
 					return errors.New("the node name is needed")
 				}
-				return nil
+				return validName(v)
 			}).Value(&p.a.nodeName))
 	}
 	if askGen(KeyAdvertiseIP) {
