@@ -23,6 +23,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	uicerts "github.com/etcd-harden/etcd-harden/ui/certs"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
@@ -298,5 +299,29 @@ func TestShellTooSmallProgram(t *testing.T) {
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Shell)
 	if !final.Aborted() || final.current != 0 {
 		t.Fatalf("aborted %v on step %d; want q, y to quit from preflight", final.Aborted(), final.current+1)
+	}
+}
+
+// TestShellFormsKeepTheQuestionInView opens the certificates step, the tallest form, in
+// 80x20, less than the 80x24 a terminal opens at: the screen is not "too small", and the
+// form's question stays in view while the checks above it give up lines.
+func TestShellFormsKeepTheQuestionInView(t *testing.T) {
+	root := steptest.Root(t, "unhardened")
+	sh := NewShell(&step.Session{Layout: discover.Defaults(root, "", "")}, []step.Def{DefaultSteps()[0], uicerts.Def()}, tuiTheme)
+	tm := teatest.NewTestModel(t, sh, teatest.WithInitialTermSize(80, 20),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii)))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("checks fail")) },
+		teatest.WithDuration(20*time.Second))
+	tm.Send(steptest.Key("enter"))
+	var b []byte
+	teatest.WaitFor(t, tm.Output(), func(seen []byte) bool {
+		b = seen
+		return bytes.Contains(b, []byte("auto —")) || bytes.Contains(b, []byte("too small"))
+	}, teatest.WithDuration(20*time.Second))
+	tm.Send(steptest.Key("ctrl+c"))
+	tm.Send(steptest.Key("y"))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	if bytes.Contains(b, []byte("too small")) || !bytes.Contains(b, []byte("lines above (shown again after the questions)")) {
+		t.Fatalf("the certificates form at 80x20 should fit, the checks above it giving up lines:\n%s", b)
 	}
 }

@@ -19,7 +19,7 @@ func (p *Step) View(f step.Frame) string {
 	case p.found == nil:
 		return f.R.Error(step.ErrorView(p.err, p.fix), f.Width)
 	case p.form != nil:
-		return f.R.Checks(p.rows(p.current(), p.checks), f.Width) + "\n\n" + p.form.View()
+		return step.WithForm(f.R.Checks(p.rows(p.current(), p.checks), f.Width), p.form.View(), f.Height)
 	case p.working:
 		return join(f.R.Checks(p.rows(p.current(), p.checks), f.Width), "Generating keys and certificates…")
 	}

@@ -20,7 +20,7 @@ func (p *Step) View(f step.Frame) string {
 	case p.a.provider == "":
 		return f.R.Error(step.ErrorView(p.err, p.fix), f.Width)
 	case p.form != nil:
-		return f.R.Facts(p.situation(), f.Width) + "\n\n" + p.form.View()
+		return step.WithForm(f.R.Facts(p.situation(), f.Width), p.form.View(), f.Height)
 	case p.err != nil || p.res == nil:
 		return join(f.R.Facts(p.situation(), f.Width),
 			f.R.Error(step.ErrorView(p.err, p.fix), f.Width))
