@@ -71,7 +71,7 @@ func locate(s *discover.State, read func(rel, host string) ([]byte, error)) (*Cu
 	if err != nil {
 		return nil, fmt.Errorf("read the encryption config %s (named by --%s in %s): %w", cur.HostPath, ConfigFlag, s.APIServer.Path, err)
 	}
-	cfg, warnings, err := ValidateFile(context.Background(), cur.HostPath, data, false)
+	cfg, warnings, err := Judge(context.Background(), cur.HostPath, data, false)
 	if err != nil {
 		return nil, err
 	}
