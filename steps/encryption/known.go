@@ -317,7 +317,6 @@ func (c *Config) sameSecret(t Provider, key apiserverv1.Key, from string) error 
 	return nil
 }
 
-
 // keptConfigGaps says which keys of the known configs, or of etcd's values, the config
 // kube-apiserver keeps reading lacks: the plan does not change it, but those values
 // cannot be read.
