@@ -91,7 +91,11 @@ func findKnown(s *discover.State, skip, writeHost, planDir string) ([]Known, []s
 	}
 	var errs []error
 	try := func(host, where string, onNode bool) {
-		errs = append(errs, add(host, where, onNode, onNode && host == writeHost))
+		replaced := onNode && host == writeHost
+		if replaced {
+			where = "the file the plan replaces"
+		}
+		errs = append(errs, add(host, where, onNode, replaced))
 	}
 	try(s.Layout.Host(DefaultConfigPath), "the default path", true)
 	if s.APIServer != nil {
@@ -105,7 +109,7 @@ func findKnown(s *discover.State, skip, writeHost, planDir string) ([]Known, []s
 		try(s.Layout.Host(p), "a usual place for it", true)
 	}
 	if writeHost != "" {
-		try(writeHost, "where the plan writes the config", true)
+		try(writeHost, "", true)
 	}
 	encDir := s.Layout.Host(path.Dir(DefaultConfigPath))
 	if entries, err := os.ReadDir(encDir); err == nil {
@@ -168,7 +172,7 @@ func takenNames(known []Known) map[string]bool {
 // name c already uses with another secret is an error naming both files: kube-apiserver
 // tells keys apart by name only. Last, every key id etcd's values carry must be in c.
 func keepKnownKeys(c *Config, known []Known, inUse *StatusReport) (kept, dropped []KeptKey, err error) {
-	used := map[string]bool{}
+	used, origin := map[string]bool{}, map[string]string{}
 	if inUse != nil {
 		for _, k := range inUse.Keys {
 			used[k.ID] = true
@@ -186,9 +190,12 @@ func keepKnownKeys(c *Config, known []Known, inUse *StatusReport) (kept, dropped
 						}
 						continue
 					}
-					added, err := c.keepKey(e.Resources, p, i, k.Path)
+					added, err := c.keepKey(e.Resources, p, i, k.Path, origin)
 					if err != nil {
 						return nil, nil, err
+					}
+					if _, ok := origin[id]; !ok {
+						origin[id] = k.Path
 					}
 					if added && !slices.ContainsFunc(kept, func(x KeptKey) bool { return x.ID == id }) {
 						kept = append(kept, kk)
@@ -228,7 +235,7 @@ func knownPaths(c *Config, known []Known) []string {
 // its name must be unique. Resources no entry of c covers get an entry of their own that
 // writes in plaintext, as kube-apiserver does now for them, and reads with the key. It
 // reports whether the key was added.
-func (c *Config) keepKey(resources []string, p apiserverv1.ProviderConfiguration, i int, from string) (bool, error) {
+func (c *Config) keepKey(resources []string, p apiserverv1.ProviderConfiguration, i int, from string, origin map[string]string) (bool, error) {
 	ref := providerRef(p)
 	if ref.Type == Identity || ref.Type == "" {
 		return false, nil
@@ -238,7 +245,7 @@ func (c *Config) keepKey(resources []string, p apiserverv1.ProviderConfiguration
 		if c.KeyIDs("")[id] {
 			return false, nil
 		}
-	} else if err := c.sameSecret(ref.Type, (*providerKeys(&p))[i], from); err != nil {
+	} else if err := c.sameSecret(ref.Type, (*providerKeys(&p))[i], from, origin[id]); err != nil {
 		return false, err
 	}
 	targets, uncovered := []int{}, []string{}
@@ -295,8 +302,8 @@ func (c *Config) entryHas(j int, id string) bool {
 }
 
 // sameSecret refuses a key whose name c already uses, in the same provider type, with
-// another secret.
-func (c *Config) sameSecret(t Provider, key apiserverv1.Key, from string) error {
+// another secret; where names the file c's key came from ("" for c's own).
+func (c *Config) sameSecret(t Provider, key apiserverv1.Key, from, where string) error {
 	for _, e := range c.spec.Resources {
 		for _, p := range e.Providers {
 			if providerRef(p).Type != t {
@@ -304,7 +311,9 @@ func (c *Config) sameSecret(t Provider, key apiserverv1.Key, from string) error 
 			}
 			for _, k := range *providerKeys(&p) {
 				if k.Name == key.Name && k.Secret != key.Secret {
-					where := c.Path
+					if where == "" {
+						where = c.Path
+					}
 					if where == "" {
 						where = "the planned config"
 					}
