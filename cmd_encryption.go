@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -101,6 +103,45 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 	cmd.Flags().StringSliceVar(&resources, "resources", nil, "Resources to scan (default: those the encryption config names, else secrets)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "Give up after this long")
 	return cmd
+}
+
+// etcdScanner is plan's scan of the key names etcd's values carry (see
+// encryption.Options.ScanEtcd): it reaches etcd as encryption status does, and gives up at
+// once when nothing listens at the endpoints.
+func (g *globalOptions) etcdScanner(ctx context.Context) func([]string) (*encryption.StatusReport, error) {
+	return func(resources []string) (*encryption.StatusReport, error) {
+		conn, _, err := g.etcdConn()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := conn.ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		if err := anyListening(cfg.Endpoints); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return scanStatus(ctx, cfg, resources, nil)
+	}
+}
+
+// anyListening reports an error when no endpoint accepts a TCP connection.
+func anyListening(endpoints []string) error {
+	for _, ep := range endpoints {
+		host := ep
+		if u, err := url.Parse(ep); err == nil && u.Host != "" {
+			host = u.Host
+		} else if strings.Contains(ep, "://") {
+			return nil // unix sockets and the like: let the client try
+		}
+		if c, err := net.DialTimeout("tcp", host, 2*time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("nothing answers at %s", strings.Join(endpoints, ", "))
 }
 
 func scanStatus(ctx context.Context, cfg clientv3.Config, resources []string, config *encryption.Config) (*encryption.StatusReport, error) {

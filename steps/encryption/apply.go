@@ -165,11 +165,15 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 		return nil, err
 	}
 	warnings = append(warnings, d.Notes...)
+	inUse, err := scanInUse(o, d.Config, known)
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	}
 	var kept, dropped []KeptKey
 	if d.Action == ActionKept {
-		warnings = append(warnings, keptConfigGaps(d.Config, known, o.InUse)...)
+		warnings = append(warnings, keptConfigGaps(d.Config, known, inUse)...)
 	} else {
-		if kept, dropped, err = keepKnownKeys(d.Config, known, o.InUse); err != nil {
+		if kept, dropped, err = keepKnownKeys(d.Config, known, inUse); err != nil {
 			return nil, err
 		}
 		for _, k := range kept {
@@ -180,7 +184,7 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 		}
 	}
 	res := &Result{Action: d.Action, Provider: d.Provider, KeyName: d.KeyName, Resources: o.Resources, OldKeys: d.OldKeys,
-		KeptKeys: kept, DroppedKeys: dropped, EtcdScanned: o.InUse != nil}
+		KeptKeys: kept, DroppedKeys: dropped, EtcdScanned: inUse != nil}
 	if d.Action != ActionKept && d.Provider != KMS {
 		res.Key = key
 	}

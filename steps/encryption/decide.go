@@ -37,9 +37,11 @@ type Options struct {
 	// PlanDir is the folder the plan is written into, when known: a config an earlier
 	// plan left there is read so that its keys are not lost.
 	PlanDir string
-	// InUse is a scan of etcd (Status) made before planning, nil when etcd could not be
-	// reached: every key id it counts must stay in the config.
-	InUse *StatusReport
+	// ScanEtcd, when not nil, scans etcd for how the values of resources are stored
+	// (Status, without a config). Every key id it counts must stay in the config; copies'
+	// keys it does not count are left out. nil, or an error, means etcd was not reached:
+	// every key found is kept.
+	ScanEtcd func(resources []string) (*StatusReport, error)
 
 	// taken are key ids ("secretbox:key-1") other configs of the node use: a new key
 	// must not reuse one of their names.

@@ -208,8 +208,8 @@ func keepKnownKeys(c *Config, known []Known, inUse *StatusReport) (kept, dropped
 		have := c.KeyIDs("")
 		for _, k := range inUse.Keys {
 			if !have[k.ID] {
-				return nil, nil, fmt.Errorf("etcd holds %d values written with key %s, and no encryption config found on this node has that key (read: %s): the plan would leave them unreadable, so nothing was planned; put the config that holds the key at %s (or point --%s at it) and plan again",
-					k.Count, k.ID, strings.Join(knownPaths(c, known), ", "), DefaultConfigPath, ConfigFlag)
+				return nil, nil, fmt.Errorf("etcd holds %s written with key %s, and no encryption config found on this node has that key (read: %s): the plan would leave them unreadable, so nothing was planned; put the config that holds the key at %s (or point --%s at it) and plan again",
+					values(k.Count), k.ID, strings.Join(knownPaths(c, known), ", "), DefaultConfigPath, ConfigFlag)
 			}
 		}
 	}
@@ -335,7 +335,7 @@ func keptConfigGaps(c *Config, known []Known, inUse *StatusReport) []string {
 	if inUse != nil {
 		for _, k := range inUse.Keys {
 			if !have[k.ID] {
-				out = append(out, fmt.Sprintf("etcd holds %d values written with key %s, which %s lacks: kube-apiserver cannot read them; add the key back after the first one (run again with rotation to let the plan find it in the node's other configs)", k.Count, k.ID, c.Path))
+				out = append(out, fmt.Sprintf("etcd holds %s written with key %s, which %s lacks: kube-apiserver cannot read them; add the key back after the first one (run again with rotation to let the plan find it in the node's other configs)", values(k.Count), k.ID, c.Path))
 			}
 		}
 		return out
@@ -352,4 +352,41 @@ func keptConfigGaps(c *Config, known []Known, inUse *StatusReport) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// scanInUse runs o.ScanEtcd over every resource the planned config and the known configs
+// name (those etcd has a prefix for). It returns nil when there is no scan; an error
+// says why etcd was not read, as a warning.
+func scanInUse(o Options, c *Config, known []Known) (*StatusReport, error) {
+	if o.ScanEtcd == nil {
+		return nil, nil
+	}
+	resources := slices.Clone(o.Resources)
+	for _, cfg := range append([]*Config{c}, configsOf(known)...) {
+		for _, r := range cfg.Resources() {
+			if !slices.Contains(resources, r) {
+				resources = append(resources, r)
+			}
+		}
+	}
+	rep, err := o.ScanEtcd(resources)
+	if err != nil {
+		return nil, fmt.Errorf("the key names in etcd were not checked (%w): every key found in the node's configs, backups and plan folder is kept", err)
+	}
+	return rep, nil
+}
+
+func configsOf(known []Known) []*Config {
+	out := make([]*Config, len(known))
+	for i, k := range known {
+		out[i] = k.Config
+	}
+	return out
+}
+
+func values(n int) string {
+	if n == 1 {
+		return "1 value"
+	}
+	return fmt.Sprintf("%d values", n)
 }

@@ -3,6 +3,7 @@ package encryption
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,19 +86,19 @@ func TestPlanKeepsAKeyEtcdUses(t *testing.T) {
 	writeConfig(t, filepath.Join(root, configRel), old)
 	put(t, cli, encrypt(t, transformer(t, old, "secrets"), "/registry/secrets/", 0, 25, 64))
 	dropFlag(t, root, false)
-	scan, err := Status(context.Background(), cli, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	scan := func(resources []string) (*StatusReport, error) {
+		return Status(context.Background(), cli, resources, nil, nil)
 	}
+	down := func([]string) (*StatusReport, error) { return nil, errors.New("etcd at 127.0.0.1:1 refused the connection") }
 
 	for _, tc := range []struct {
-		name  string
-		inUse *StatusReport
-	}{{"etcd scanned", scan}, {"etcd not reached", nil}} {
+		name string
+		scan func([]string) (*StatusReport, error)
+	}{{"etcd scanned", scan}, {"etcd not reached", down}, {"no etcd", nil}} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := snapshot(t, root)
 			p := plan.New(root)
-			res, err := Apply(p, load(t, root), Options{Now: testNow, InUse: tc.inUse})
+			res, err := Apply(p, load(t, root), Options{Now: testNow, ScanEtcd: tc.scan})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,8 +108,11 @@ func TestPlanKeepsAKeyEtcdUses(t *testing.T) {
 			host := filepath.Join(root, configRel)
 			want := KeptKey{ID: "secretbox:key-old", From: host, Where: "the file the plan replaces"}
 			if res.Action != ActionRotated || !slices.Contains(res.KeptKeys, want) || !slices.Contains(res.OldKeys, "secretbox:key-old") ||
-				res.KeyName != "key-20250607" || res.EtcdScanned != (tc.inUse != nil) {
+				res.KeyName != "key-20250607" || res.EtcdScanned != (tc.name == "etcd scanned") {
 				t.Fatalf("result %+v", res)
+			}
+			if tc.name == "etcd not reached" && !slices.Contains(res.Warnings, "the key names in etcd were not checked (etcd at 127.0.0.1:1 refused the connection): every key found in the node's configs, backups and plan folder is kept") {
+				t.Fatalf("warnings %q", res.Warnings)
 			}
 			c := p.Find(configRel)
 			if c == nil || !c.Existed {
@@ -140,13 +144,12 @@ func TestPlanRefusesToStrandAKey(t *testing.T) {
 	cli := srv.Client(t)
 	root := node(t, "unhardened")
 	put(t, cli, encrypt(t, transformer(t, oldConfig(t, "lost"), "secrets"), "/registry/secrets/", 0, 3, 64))
-	scan, err := Status(context.Background(), cli, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	scan := func(resources []string) (*StatusReport, error) {
+		return Status(context.Background(), cli, resources, nil, nil)
 	}
 	before := snapshot(t, root)
 	p := plan.New(root)
-	_, err = Apply(p, load(t, root), Options{Now: testNow, InUse: scan})
+	_, err := Apply(p, load(t, root), Options{Now: testNow, ScanEtcd: scan})
 	want := "etcd holds 3 values written with key secretbox:lost, and no encryption config found on this node has that key (read: none): the plan would leave them unreadable, so nothing was planned; put the config that holds the key at /etc/kubernetes/enc/encryption-config.yaml"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("err = %v", err)
@@ -198,7 +201,8 @@ func TestPlanReadsEveryConfigOfTheNode(t *testing.T) {
 	// With a scan of etcd that finds none of the copies' keys in use, they are dropped;
 	// the file a commented-out flag names is on the node and is kept.
 	p = plan.New(root)
-	res, err = Apply(p, load(t, root), Options{Now: testNow, PlanDir: planDir, InUse: &StatusReport{}})
+	res, err = Apply(p, load(t, root), Options{Now: testNow, PlanDir: planDir,
+		ScanEtcd: func([]string) (*StatusReport, error) { return &StatusReport{}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
