@@ -89,7 +89,9 @@ func TestPlanKeepsAKeyEtcdUses(t *testing.T) {
 	scan := func(resources []string) (*StatusReport, error) {
 		return Status(context.Background(), cli, resources, nil, nil)
 	}
-	down := func([]string) (*StatusReport, error) { return nil, errors.New("etcd at 127.0.0.1:1 refused the connection") }
+	down := func([]string) (*StatusReport, error) {
+		return nil, errors.New("etcd at 127.0.0.1:1 refused the connection")
+	}
 
 	for _, tc := range []struct {
 		name string
