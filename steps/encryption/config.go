@@ -77,6 +77,10 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if kind := kindOf(data); kind != "" && kind != "EncryptionConfiguration" && kind != "EncryptionConfig" {
 			return nil, refused(path, fmt.Errorf("it is a %s, not an EncryptionConfiguration", kind))
 		}
+		// The decoder quotes the whole document in these two, keys included.
+		if runtime.IsMissingKind(err) || runtime.IsMissingVersion(err) {
+			return nil, refused(path, errors.New("it has no kind or apiVersion: an encryption config starts with apiVersion: apiserver.config.k8s.io/v1 and kind: EncryptionConfiguration"))
+		}
 		return nil, refused(path, err)
 	}
 	spec, ok := obj.(*apiserverv1.EncryptionConfiguration)
