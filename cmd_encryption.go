@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -35,7 +38,8 @@ func newEncryptionStatusCmd(g *globalOptions) *cobra.Command {
 config names) over the etcd client, page by page, and counts the values by how they are
 stored: k8s:enc:<provider>:v1:<key>:, k8s:enc:kms:v2:<name>:, or plaintext. It names the
 first plaintext keys and says whether every key in use is in the config kube-apiserver.yaml
-points at. It reads only. Exits 1 when a value is plaintext or under a key the config lacks.`,
+points at, judged as audit and plan judge it. It reads only. Exits 1 when a value is
+plaintext or under a key the config lacks, or when kube-apiserver would refuse the config.`,
 		Example: `  etcd-harden encryption status
   etcd-harden encryption status -o json | jq .plaintext`,
 		Args: usageArgs(cobra.NoArgs),
@@ -55,8 +59,13 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 				return err
 			}
 			var config *encryption.Config
+			var configErr error
 			if st != nil {
-				if cur, err := encryption.Locate(st); err == nil && cur != nil && cur.Config != nil {
+				cur, err := encryption.Locate(st)
+				switch {
+				case errors.Is(err, encryption.ErrInvalidConfig):
+					configErr = err // judged as the audit and the plan judge it
+				case err == nil && cur != nil && cur.Config != nil:
 					config = cur.Config
 				}
 			}
@@ -72,6 +81,9 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 			if err != nil {
 				return err
 			}
+			if configErr != nil {
+				report.ConfigError = configErr.Error()
+			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				err = printJSON(out, report)
@@ -81,7 +93,7 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 			if err != nil {
 				return err
 			}
-			if report.Plaintext > 0 || len(report.MissingKeys) > 0 {
+			if report.Plaintext > 0 || len(report.MissingKeys) > 0 || report.ConfigError != "" {
 				return errChecksFailed
 			}
 			return nil
@@ -91,6 +103,45 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 	cmd.Flags().StringSliceVar(&resources, "resources", nil, "Resources to scan (default: those the encryption config names, else secrets)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "Give up after this long")
 	return cmd
+}
+
+// etcdScanner is plan's scan of the key names etcd's values carry (see
+// encryption.Options.ScanEtcd): it reaches etcd as encryption status does, and gives up at
+// once when nothing listens at the endpoints.
+func (g *globalOptions) etcdScanner(ctx context.Context) func([]string) (*encryption.StatusReport, error) {
+	return func(resources []string) (*encryption.StatusReport, error) {
+		conn, _, err := g.etcdConn()
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := conn.ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		if err := anyListening(cfg.Endpoints); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		return scanStatus(ctx, cfg, resources, nil)
+	}
+}
+
+// anyListening reports an error when no endpoint accepts a TCP connection.
+func anyListening(endpoints []string) error {
+	for _, ep := range endpoints {
+		host := ep
+		if u, err := url.Parse(ep); err == nil && u.Host != "" {
+			host = u.Host
+		} else if strings.Contains(ep, "://") {
+			return nil // unix sockets and the like: let the client try
+		}
+		if c, err := net.DialTimeout("tcp", host, 2*time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+	}
+	return fmt.Errorf("nothing answers at %s", strings.Join(endpoints, ", "))
 }
 
 func scanStatus(ctx context.Context, cfg clientv3.Config, resources []string, config *encryption.Config) (*encryption.StatusReport, error) {
@@ -125,6 +176,10 @@ func printStatus(w io.Writer, r render.Renderer, rep *encryption.StatusReport) e
 		plain.Fix = "restart kube-apiserver with the encryption config, then rewrite them: kubectl get secrets -A -o json | kubectl replace -f -"
 	}
 	checks := []render.Check{plain}
+	if rep.ConfigError != "" {
+		checks = append(checks, render.Check{ID: "config", Title: "kube-apiserver can start with the encryption config", Status: render.Fail,
+			Detail: rep.ConfigError, Fix: "fix the file as the reason says, keeping every key in it; until then the key names in etcd were not checked against it"})
+	}
 	if rep.ConfigChecked {
 		keys := render.Check{ID: "keys", Title: "Every key in use is in the config", Status: render.Pass, Detail: "kube-apiserver can read every value"}
 		if len(rep.MissingKeys) > 0 {

@@ -51,6 +51,8 @@ before. On a node that is hardened already it writes nothing and says so.`,
 			if err := g.resolve(); err != nil {
 				return err
 			}
+			o.PlanDir, _ = filepath.Abs(f.out)
+			o.ScanEtcd = g.etcdScanner(cmd.Context())
 			return runPlan(cmd.OutOrStdout(), g.layout(), f, o)
 		},
 	}

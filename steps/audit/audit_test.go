@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -369,6 +370,8 @@ const encHead = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfigu
 
 func TestEncryptionProviders(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key2 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	key16 := base64.StdEncoding.EncodeToString(make([]byte, 16))
 	tests := []struct {
 		name   string
 		config string // "" leaves the file out
@@ -384,12 +387,16 @@ func TestEncryptionProviders(t *testing.T) {
 		{"kms v1", encHead + "- resources: [secrets]\n  providers:\n  - kms: {name: old, endpoint: unix:///k.sock}\n", Warn, "KMS v1 is deprecated"},
 		{"events left plain on purpose", encHead + "- resources: [events]\n  providers:\n  - identity: {}\n- resources: ['*.*']\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key + "}]}\n", Warn, "events: identity first: stored in plain text"},
 		{"no secrets", encHead + "- resources: [configmaps]\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key + "}]}\n", Fail, "no entry covers secrets"},
-		{"no providers", encHead + "- resources: [secrets]\n  providers: []\n", Fail, "secrets: no providers"},
-		{"unknown provider", encHead + "- resources: [secrets]\n  providers:\n  - rot13: {}\n", Fail, "not one etcd-harden knows"},
+		{"no providers", encHead + "- resources: [secrets]\n  providers: []\n", Fail, "at least one resources[0].providers is required"},
+		{"unknown provider", encHead + "- resources: [secrets]\n  providers:\n  - rot13: {}\n", Fail, `unknown field "resources[0].providers[0].rot13"`},
 		{"legacy kind", "kind: EncryptionConfig\napiVersion: v1\nresources:\n- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key + "}]}\n", Pass, "secretbox first"},
 		{"json", `{"kind":"EncryptionConfiguration","apiVersion":"apiserver.config.k8s.io/v1","resources":[{"resources":["secrets"],"providers":[{"identity":{}}]}]}`, Fail, "identity first"},
-		{"wrong kind", "kind: ConfigMap\napiVersion: v1\n", Fail, `is not an EncryptionConfiguration (kind: "ConfigMap")`},
-		{"mangled", encHead + "- resources:\n  - secrets\n    providers:\n  - x\n", Fail, "is not valid YAML"},
+		{"wrong kind", "kind: ConfigMap\napiVersion: v1\n", Fail, "kube-apiserver would not start with ROOT/etc/kubernetes/enc/encryption-config.yaml: it is a ConfigMap, not an EncryptionConfiguration"},
+		{"mangled", encHead + "- resources:\n  - secrets\n    providers:\n  - x\n", Fail, "kube-apiserver would not start with ROOT/etc/kubernetes/enc/encryption-config.yaml: yaml: line 6"},
+		// What kube-apiserver refuses is a failing check, with the loader's reason (issue 11).
+		{"short secretbox key", encHead + "- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key16 + "}]}\n", Fail, "kube-apiserver would not start with ROOT/etc/kubernetes/enc/encryption-config.yaml: error while parsing file: resources[0].providers[0].secretbox.keys[0].secret: Invalid value: \"REDACTED\": secret is not of the expected length, got 16, expected one of [32]"},
+		{"secret not base64", encHead + "- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: \"not!!base64\"}]}\n", Fail, "secrets must be base64 encoded"},
+		{"two keys named alike", encHead + "- resources: [secrets]\n  providers:\n  - secretbox: {keys: [{name: k, secret: " + key + "}, {name: k, secret: " + key2 + "}]}\n", Fail, `resources secrets: the secretbox provider has two keys named "k"`},
 		{"missing file", "", Fail, "cannot read the encryption config " + "ROOT/etc/kubernetes/enc/encryption-config.yaml"},
 	}
 	for _, tt := range tests {
@@ -438,7 +445,7 @@ func TestCorpusEncryption(t *testing.T) {
 	}{
 		"GoogleCloudPlatform-k8s-cloudkms-plugin__legacy-EncryptionConfig-kms-odd-indent-no-eol.yaml": {Warn, "kms v1 first"},
 		"NagsaiPeddeti-Kubernetes__encryption-config.yaml":                                            {Warn, "aescbc first"},
-		"Rekt-Dev-CKA_prep__MANGLED-invalid-indentation.yaml":                                         {Fail, "is not valid YAML"},
+		"Rekt-Dev-CKA_prep__MANGLED-invalid-indentation.yaml":                                         {Fail, "yaml: line 9: mapping values are not allowed"},
 		"kubernetes-apiserver__identity-first-all-providers-kmsv1-kmsv2.yaml":                         {Fail, "identity first"},
 		"kubernetes-apiserver__json-two-aescbc-providers-no-identity.json":                            {Fail, "no entry covers secrets"},
 		"kubernetes-apiserver__kmsv2-first.yaml":                                                      {Pass, "kms v2 first"},

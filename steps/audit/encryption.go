@@ -1,59 +1,15 @@
 package audit
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
 
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
-	"sigs.k8s.io/yaml"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
 )
-
-// Provider names as they appear in an EncryptionConfiguration.
-const (
-	ProviderAESCBC    = "aescbc"
-	ProviderAESGCM    = "aesgcm"
-	ProviderSecretbox = "secretbox"
-	ProviderKMS       = "kms"
-	ProviderIdentity  = "identity"
-)
-
-// ProviderName returns the name of the provider set in p ("secretbox", "kms", ...), ""
-// when none of the known ones is set.
-func ProviderName(p apiserverv1.ProviderConfiguration) string {
-	switch {
-	case p.AESGCM != nil:
-		return ProviderAESGCM
-	case p.AESCBC != nil:
-		return ProviderAESCBC
-	case p.Secretbox != nil:
-		return ProviderSecretbox
-	case p.Identity != nil:
-		return ProviderIdentity
-	case p.KMS != nil:
-		return ProviderKMS
-	}
-	return ""
-}
-
-// ReadEncryptionConfig reads and decodes an EncryptionConfiguration (or the legacy
-// EncryptionConfig) file, YAML or JSON. It does not validate keys: the encryption step
-// loads configs through k8s.io/apiserver for that.
-func ReadEncryptionConfig(path string) (*apiserverv1.EncryptionConfiguration, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the encryption config %s: %w", path, err)
-	}
-	var c apiserverv1.EncryptionConfiguration
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("encryption config %s is not valid YAML: %w", path, err)
-	}
-	if c.Kind != "EncryptionConfiguration" && c.Kind != "EncryptionConfig" {
-		return nil, fmt.Errorf("%s is not an EncryptionConfiguration (kind: %q)", path, c.Kind)
-	}
-	return &c, nil
-}
 
 // coversSecrets reports whether a resources list names Secrets, directly or through a
 // core-group wildcard.
@@ -62,20 +18,20 @@ func coversSecrets(resources []string) bool {
 }
 
 // judgeFirst rates the first provider of one resources entry.
-func judgeFirst(p apiserverv1.ProviderConfiguration, secrets bool) (Status, string) {
-	switch name := ProviderName(p); name {
-	case ProviderSecretbox:
+func judgeFirst(p encryption.ProviderRef, secrets bool) (Status, string) {
+	switch p.Type {
+	case encryption.Secretbox:
 		return Pass, "secretbox first"
-	case ProviderKMS:
-		if p.KMS.APIVersion == "v2" {
-			return Pass, "kms v2 first (" + p.KMS.Name + ")"
+	case encryption.KMS:
+		if p.KMSVersion == "v2" {
+			return Pass, "kms v2 first (" + p.Name + ")"
 		}
-		return Warn, "kms v1 first (" + p.KMS.Name + "): KMS v1 is deprecated and off by default since Kubernetes 1.29; move to kms v2"
-	case ProviderAESGCM:
+		return Warn, "kms v1 first (" + p.Name + "): KMS v1 is deprecated and off by default since Kubernetes 1.29; move to kms v2"
+	case encryption.AESGCM:
 		return Warn, "aesgcm first: its key must be rotated every 200,000 writes (random nonces); prefer secretbox or kms v2"
-	case ProviderAESCBC:
+	case encryption.AESCBC:
 		return Warn, "aescbc first: CBC is weak (padding-oracle prone) and no longer recommended; prefer secretbox or kms v2"
-	case ProviderIdentity:
+	case encryption.Identity:
 		if secrets {
 			return Fail, "identity first: new writes are stored in plain text"
 		}
@@ -99,12 +55,22 @@ func (a *auditor) encryptionProviders() result {
 		return result{status: Fail, detail: fmt.Sprintf("--encryption-provider-config=%s is not on a hostPath volume of the kube-apiserver pod, so kube-apiserver cannot read it", value),
 			fix: fmt.Sprintf("In %s add a hostPath volume and a volumeMount (readOnly) for %s", m.Path, value), target: m.Path}
 	}
-	c, err := ReadEncryptionConfig(host)
+	data, err := os.ReadFile(host)
 	if err != nil {
-		return result{status: Fail, detail: err.Error(), fix: "Fix or restore " + host + ", or run the encryption step to write a new one", target: host}
+		return result{status: Fail, detail: fmt.Sprintf("cannot read the encryption config %s: %v", host, err), fix: "Restore " + host + " (kube-apiserver does not start without it), or run the encryption step to write a new one", target: host}
+	}
+	reload, _ := m.Flag("encryption-provider-config-automatic-reload")
+	c, _, err := encryption.Judge(context.Background(), host, data, reload == "true")
+	if err != nil {
+		detail := err.Error()
+		if ce, ok := errors.AsType[*encryption.ConfigError](err); ok {
+			detail = "kube-apiserver would not start with " + host + ": " + ce.Reason()
+		}
+		return result{status: Fail, detail: detail, target: host,
+			fix: "Fix " + host + " as the reason says, keeping every key in it (values in etcd may need them); etcd-harden plan refuses to plan over it until it is fixed"}
 	}
 	status, parts, secrets := Pass, []string{}, false
-	for _, rc := range c.Resources {
+	for _, rc := range c.Entries() {
 		names := strings.Join(rc.Resources, ", ")
 		covers := coversSecrets(rc.Resources)
 		secrets = secrets || covers

@@ -71,7 +71,7 @@ func locate(s *discover.State, read func(rel, host string) ([]byte, error)) (*Cu
 	if err != nil {
 		return nil, fmt.Errorf("read the encryption config %s (named by --%s in %s): %w", cur.HostPath, ConfigFlag, s.APIServer.Path, err)
 	}
-	cfg, warnings, err := ValidateFile(context.Background(), cur.HostPath, data, false)
+	cfg, warnings, err := Judge(context.Background(), cur.HostPath, data, false)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +103,14 @@ type Result struct {
 	ConfigYAML string `json:"configYAML"`
 	// OldKeys are the ids ("aescbc:key1", "kms:v2:name") kept for reading older values.
 	OldKeys []string `json:"oldKeys,omitempty"`
+	// KeptKeys are the keys of other configs of the node (the file the plan replaces,
+	// backups, an earlier plan) kept for reads, so no value in etcd becomes unreadable.
+	KeptKeys []KeptKey `json:"keptKeys,omitempty"`
+	// DroppedKeys are keys of copies (backups, earlier plans) left out because the scan
+	// of etcd found no value written with them.
+	DroppedKeys []KeptKey `json:"droppedKeys,omitempty"`
+	// EtcdScanned is true when the key names in etcd were checked before planning.
+	EtcdScanned bool `json:"etcdScanned"`
 	// Warnings explain what the step noticed or moved (identity moved last, a flag
 	// removed from etcd.yaml, deprecated KMS v1).
 	Warnings []string `json:"warnings,omitempty"`
@@ -142,12 +150,41 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 	} else if cur != nil {
 		warnings = append(warnings, fmt.Sprintf("--%s in %s names %s, which does not exist; a new config is made at %s and the flag points to it", ConfigFlag, s.APIServer.RelPath, cur.ContainerPath, o.ConfigPath))
 	}
+	skip, writeHost := "", s.HostFile(s.APIServer, o.ConfigPath)
+	if existing != nil {
+		skip, writeHost = cur.HostPath, cur.HostPath
+	}
+	known, kw, err := findKnown(s, skip, writeHost, o.PlanDir)
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, kw...)
+	o.taken = takenNames(known)
 	d, err := decide(existing, o, key)
 	if err != nil {
 		return nil, err
 	}
 	warnings = append(warnings, d.Notes...)
-	res := &Result{Action: d.Action, Provider: d.Provider, KeyName: d.KeyName, Resources: o.Resources, OldKeys: d.OldKeys}
+	inUse, err := scanInUse(o, d.Config, known)
+	if err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	var kept, dropped []KeptKey
+	if d.Action == ActionKept {
+		warnings = append(warnings, keptConfigGaps(d.Config, known, inUse)...)
+	} else {
+		if kept, dropped, err = keepKnownKeys(d.Config, known, inUse); err != nil {
+			return nil, err
+		}
+		for _, k := range kept {
+			d.OldKeys = append(d.OldKeys, k.ID)
+		}
+		if d.Action == ActionNew && len(kept) > 0 {
+			d.Action = ActionRotated
+		}
+	}
+	res := &Result{Action: d.Action, Provider: d.Provider, KeyName: d.KeyName, Resources: o.Resources, OldKeys: d.OldKeys,
+		KeptKeys: kept, DroppedKeys: dropped, EtcdScanned: inUse != nil}
 	if d.Action != ActionKept && d.Provider != KMS {
 		res.Key = key
 	}

@@ -197,7 +197,7 @@ func TestApplyErrorsLeaveThePlanEmpty(t *testing.T) {
 		is    error
 	}{
 		{"mangled config", func(root string) { write(t, filepath.Join(root, configRel), string(mangledData)) }, Options{},
-			"encryption-config.yaml: kube-apiserver would not start with it either: yaml: line 9", ErrInvalidConfig},
+			"encryption-config.yaml: kube-apiserver would not start with it: yaml: line 9", ErrInvalidConfig},
 		{"short key in config", func(root string) {
 			write(t, filepath.Join(root, configRel), strings.ReplaceAll(secretboxFirst, "KEY32", key16))
 		}, Options{Rotate: true}, "secret is not of the expected length, got 16", ErrInvalidConfig},

@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apiserver/pkg/apis/apiserver"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 // ErrInvalidConfig is wrapped by every error about a config kube-apiserver would refuse.
@@ -72,6 +74,13 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	}
 	obj, gvk, err := codecs.UniversalDeserializer().Decode(data, nil, nil)
 	if err != nil {
+		if kind := kindOf(data); kind != "" && kind != "EncryptionConfiguration" && kind != "EncryptionConfig" {
+			return nil, refused(path, fmt.Errorf("it is a %s, not an EncryptionConfiguration", kind))
+		}
+		// The decoder quotes the whole document in these two, keys included.
+		if runtime.IsMissingKind(err) || runtime.IsMissingVersion(err) {
+			return nil, refused(path, errors.New("it has no kind or apiVersion: an encryption config starts with apiVersion: apiserver.config.k8s.io/v1 and kind: EncryptionConfiguration"))
+		}
 		return nil, refused(path, err)
 	}
 	spec, ok := obj.(*apiserverv1.EncryptionConfiguration)
@@ -84,6 +93,17 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		Comments: hasComments(data),
 		spec:     *spec,
 	}, nil
+}
+
+// kindOf returns the kind data declares, "" when it does not decode that far.
+func kindOf(data []byte) string {
+	var tm struct {
+		Kind string `json:"kind"`
+	}
+	if sigsyaml.Unmarshal(data, &tm) != nil {
+		return ""
+	}
+	return tm.Kind
 }
 
 func hasComments(data []byte) bool {
@@ -113,14 +133,19 @@ type ConfigError struct {
 
 // Error names the file, says what kube-apiserver would do, and gives the loader's reason.
 func (e *ConfigError) Error() string {
-	msg := e.Msg
-	if msg == "" {
-		msg = e.Err.Error()
-	}
+	msg := e.Reason()
 	if e.Planned {
 		return fmt.Sprintf("the config planned for %s was refused by kube-apiserver's own loader, so nothing was planned: %s; check the resources and names you chose", e.Path, msg)
 	}
-	return fmt.Sprintf("%s: kube-apiserver would not start with it either: %s; fix the file, or move it away and run this step again to make a new one", e.Path, msg)
+	return fmt.Sprintf("%s: kube-apiserver would not start with it: %s; fix the file (keep the keys in it: values in etcd may need them)", e.Path, e.Reason())
+}
+
+// Reason is the loader's (or the check's) reason alone, without the file's name.
+func (e *ConfigError) Reason() string {
+	if e.Msg != "" {
+		return e.Msg
+	}
+	return e.Err.Error()
 }
 
 // Unwrap returns the loader's error.
@@ -261,6 +286,37 @@ func (c *Config) MaskedYAML(header string) string {
 		return ""
 	}
 	return string(b)
+}
+
+// StandInYAML returns YAML with every secret replaced by a stand-in that Judge rates
+// the same way: as many zero bytes as the secret holds when it is base64, a marker that
+// is not base64 when it is not. It holds no key, so it can go where the real file must
+// not (the copy the plan's audit reads).
+func (c *Config) StandInYAML() ([]byte, error) {
+	s := &Config{Path: c.Path, spec: *c.spec.DeepCopy()}
+	for i := range s.spec.Resources {
+		for j := range s.spec.Resources[i].Providers {
+			keys := providerKeys(&s.spec.Resources[i].Providers[j])
+			if keys == nil {
+				continue
+			}
+			for k := range *keys {
+				(*keys)[k].Secret = standIn((*keys)[k].Secret)
+			}
+		}
+	}
+	return s.YAML("")
+}
+
+func standIn(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(secret)
+	if err != nil {
+		return "not-base64!"
+	}
+	return base64.StdEncoding.EncodeToString(make([]byte, len(b)))
 }
 
 type yamlConfig struct {

@@ -169,9 +169,9 @@ func TestCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			existing, warnings, err := ValidateFile(context.Background(), path, data, false)
+			existing, warnings, err := Judge(context.Background(), path, data, false)
 			if strings.Contains(f.Name(), "MANGLED") {
-				if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), path+": kube-apiserver would not start with it either") {
+				if err == nil || !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), path+": kube-apiserver would not start with it:") {
 					t.Fatalf("err = %v", err)
 				}
 				return

@@ -34,6 +34,18 @@ type Options struct {
 	AutomaticReload bool
 	Now             time.Time // time.Now() when zero
 	Rand            io.Reader // crypto/rand when nil
+	// PlanDir is the folder the plan is written into, when known: a config an earlier
+	// plan left there is read so that its keys are not lost.
+	PlanDir string
+	// ScanEtcd, when not nil, scans etcd for how the values of resources are stored
+	// (Status, without a config). Every key id it counts must stay in the config; copies'
+	// keys it does not count are left out. nil, or an error, means etcd was not reached:
+	// every key found is kept.
+	ScanEtcd func(resources []string) (*StatusReport, error)
+
+	// taken are key ids ("secretbox:key-1") other configs of the node use: a new key
+	// must not reuse one of their names.
+	taken map[string]bool
 }
 
 // Action says what the step does with the config.
@@ -129,11 +141,17 @@ type decision struct {
 // unused for kms.
 func decide(existing *Config, o Options, key Key) (*decision, error) {
 	if existing == nil {
+		d := &decision{Action: ActionNew, Provider: o.Provider}
+		name, err := d.keyName(&Config{}, o, nil)
+		if err != nil {
+			return nil, err
+		}
 		spec := apiserverv1.EncryptionConfiguration{Resources: []apiserverv1.ResourceConfiguration{{
 			Resources: o.Resources,
-			Providers: []apiserverv1.ProviderConfiguration{newProvider(o, key, o.KeyName), identity()},
+			Providers: []apiserverv1.ProviderConfiguration{newProvider(o, key, name), identity()},
 		}}}
-		return &decision{Action: ActionNew, Config: &Config{spec: spec}, Provider: o.Provider, KeyName: writeName(o, o.KeyName)}, nil
+		d.Config, d.KeyName = &Config{spec: spec}, writeName(o, name)
+		return d, nil
 	}
 	var missing []string
 	var targets []int
@@ -227,6 +245,11 @@ func (d *decision) keyName(existing *Config, o Options, targets []int) (string, 
 				}
 			}
 		}
+		for id := range o.taken {
+			if strings.HasPrefix(id, "kms:") && strings.SplitN(id, ":", 3)[2] == o.KMS.Name && !existing.KeyIDs("")[id] {
+				return "", fmt.Errorf("a kms provider named %q is in another encryption config of this node; kube-apiserver needs unique KMS names and the plan keeps that config's providers, so choose another name", o.KMS.Name)
+			}
+		}
 		return o.KMS.Name, nil
 	}
 	used := map[string]bool{}
@@ -239,12 +262,17 @@ func (d *decision) keyName(existing *Config, o Options, targets []int) (string, 
 			}
 		}
 	}
+	for id := range o.taken {
+		if t, n, ok := strings.Cut(id, ":"); ok && t == string(o.Provider) {
+			used[n] = true
+		}
+	}
 	name := o.KeyName
 	for n := 2; used[name]; n++ {
 		name = fmt.Sprintf("%s-%d", o.KeyName, n)
 	}
-	if name != o.KeyName {
-		d.Notes = append(d.Notes, fmt.Sprintf("key name %s is already in the config; the new key is named %s", o.KeyName, name))
+	if name != o.KeyName && o.KeyName != "" {
+		d.Notes = append(d.Notes, fmt.Sprintf("key name %s is already used by an encryption config of this node; the new key is named %s", o.KeyName, name))
 	}
 	return name, nil
 }

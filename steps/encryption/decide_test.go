@@ -17,7 +17,7 @@ var (
 func parse(t *testing.T, yaml string) *Config {
 	t.Helper()
 	yaml = strings.NewReplacer("KEY32", key32, "KEY16", key16).Replace(yaml)
-	c, _, err := ValidateFile(context.Background(), "/etc/kubernetes/enc/enc.yaml", []byte(yaml), false)
+	c, _, err := Judge(context.Background(), "/etc/kubernetes/enc/enc.yaml", []byte(yaml), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,14 +158,21 @@ func TestValidateRefusesWhatTheLoaderRefuses(t *testing.T) {
 		{"masked rule", wildcard + "- resources: [secrets]\n  providers: [{identity: {}}]\n", `resource "secrets" is masked by earlier rule "*."`},
 		{"masked rule with kms", wildcard + "- resources: [secrets]\n  providers: [{kms: {apiVersion: v2, name: k, endpoint: unix:///nonexistent.sock}}]\n", `resource "secrets" is masked by earlier rule "*."`},
 		{"empty", "\n", "the file is empty"},
-		{"wrong kind", "apiVersion: v1\nkind: Pod\n", `no kind "Pod"`},
+		{"wrong kind", "apiVersion: v1\nkind: Pod\n", "it is a Pod, not an EncryptionConfiguration"},
+		// The decoder would quote the whole file, keys included (found by FuzzEncryptionConfig).
+		{"no kind", strings.Replace(secretboxFirst, "kind: EncryptionConfiguration\n", "", 1), "it has no kind or apiVersion"},
+		// The loader starts with two keys of one name (and reads with the first only): Judge refuses it (issue 11).
+		{"two keys named alike", strings.Replace(secretboxFirst, "KEY32", "KEY32}, {name: key-20250607, secret: KEY32", 1), `the secretbox provider has two keys named`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			data := strings.NewReplacer("KEY32", key32, "KEY16", key16).Replace(tc.yaml)
-			_, _, err := ValidateFile(context.Background(), "/node/enc.yaml", []byte(data), false)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "/node/enc.yaml: kube-apiserver would not start with it either") {
+			_, _, err := Judge(context.Background(), "/node/enc.yaml", []byte(data), false)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "/node/enc.yaml: kube-apiserver would not start with it:") {
 				t.Fatalf("err = %v", err)
+			}
+			if strings.Contains(err.Error(), key32) || strings.Contains(err.Error(), key16) {
+				t.Fatalf("key in %v", err)
 			}
 			if strings.Contains(err.Error(), "etcd-harden-encryption-") {
 				t.Fatalf("temporary path in %v", err)

@@ -44,6 +44,9 @@ type StatusReport struct {
 	MissingKeys []string `json:"missingKeys,omitempty"`
 	// AllKeysInConfig is true when a config was given and it has every key in use.
 	AllKeysInConfig bool `json:"allKeysInConfig"`
+	// ConfigError is why kube-apiserver would refuse the config it is pointed at (see
+	// Judge); "" when it would start with it or no config was judged. Callers set it.
+	ConfigError string `json:"configError,omitempty"`
 	// Skipped are resources that have no etcd prefix to scan (wildcards, subresources).
 	Skipped []string `json:"skipped,omitempty"`
 }

@@ -15,25 +15,15 @@ import (
 // apiServerID is the id the loader's KMS code would use; it is never sent anywhere here.
 const apiServerID = "etcd-harden"
 
-// Validate checks the config the way kube-apiserver would at start-up. A config without
-// kms providers goes through encryptionconfig.LoadEncryptionConfig itself (from a 0600
-// temporary file, removed after). A config with kms providers is only decoded, defaulted
-// and checked by the apiserver's validation package, because the loader dials every KMS
-// v2 socket and refuses KMS v1 unless a feature gate is on: KMS v1 providers come back as
-// warnings. reload mirrors --encryption-provider-config-automatic-reload.
+// Validate judges the config as written to disk (see Judge); reload mirrors
+// --encryption-provider-config-automatic-reload. Warnings are those of Judge.
 func (c *Config) Validate(ctx context.Context, reload bool) (warnings []string, err error) {
-	if c.usesKMS() {
-		return c.validateKMS(reload)
-	}
 	data, err := c.YAML("")
 	if err != nil {
 		return nil, err
 	}
-	loaded, err := loadFile(ctx, c.Path, data, reload)
-	if loaded != nil && loaded.cancel != nil {
-		loaded.cancel()
-	}
-	return nil, err
+	_, warnings, err = Judge(ctx, c.Path, data, reload)
+	return warnings, err
 }
 
 func (c *Config) usesKMS() bool {
@@ -128,23 +118,4 @@ func loadFile(ctx context.Context, name string, data []byte, reload bool) (*load
 		return nil, &ConfigError{Path: name, Msg: strings.ReplaceAll(err.Error(), tmp, name), Err: err}
 	}
 	return &loaded{cfg: cfg, cancel: cancel}, nil
-}
-
-// ValidateFile parses and validates a config file's bytes as Validate does; path names the
-// file in errors.
-func ValidateFile(ctx context.Context, path string, data []byte, reload bool) (*Config, []string, error) {
-	c, err := ParseConfig(path, data)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.usesKMS() {
-		w, err := c.validateKMS(reload)
-		return c, w, err
-	}
-	// The file's own bytes, so that what is refused is exactly what kube-apiserver reads.
-	l, err := loadFile(ctx, path, data, reload)
-	if l != nil {
-		l.cancel()
-	}
-	return c, nil, err
 }

@@ -19,8 +19,8 @@ import (
 // Kubernetes CA certificates, the modes of etcd.yaml and of etcd's data folder), so
 // AuditAfter lays out exactly those files in a private temporary root that mirrors the
 // node's paths: the manifests and CAs with their planned content and modes, the data
-// folder as an empty folder with its mode. The encryption config is written with its
-// keys masked and no private key is copied, so no secret reaches the temporary folder.
+// folder as an empty folder with its mode. The encryption config is written with stand-in
+// keys and no private key is copied, so no secret reaches the temporary folder.
 // Paths in the results name the node's files, not the mirror's.
 func AuditAfter(p *plan.Plan, s *discover.State) ([]audit.Check, error) {
 	ps, err := PlannedState(p, s)
@@ -149,15 +149,20 @@ func (m *mirror) folder(rel string) {
 	m.err = os.Chmod(target, mode)
 }
 
-// maskConfig replaces an encryption config by the same config with its keys masked
-// (what the audit reads is the providers' order, never the keys). A config that does
-// not parse is kept out, so the audit reports it as it would a missing file.
+// maskConfig replaces an encryption config by the same config with stand-in keys that
+// the audit judges as it would the real ones (see encryption.Config.StandInYAML), so no
+// key reaches the mirror. A config that does not decode is kept out (it may hold keys),
+// so the audit fails it as it would a missing file.
 func maskConfig(path string, data []byte) []byte {
 	cfg, err := encryption.ParseConfig(path, data)
 	if err != nil {
 		return nil
 	}
-	return []byte(cfg.MaskedYAML(""))
+	out, err := cfg.StandInYAML()
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 // flagOrEnv returns an etcd setting from its flag, else from its ETCD_* variable, as

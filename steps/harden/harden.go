@@ -90,6 +90,9 @@ type Options struct {
 	Now time.Time
 	// Rand is where the encryption key comes from; crypto/rand when nil.
 	Rand io.Reader
+	// PlanDir and ScanEtcd let step 1 keep every key in use (see encryption.Options).
+	PlanDir  string
+	ScanEtcd func(resources []string) (*encryption.StatusReport, error)
 }
 
 func (o Options) withDefaults() Options {
@@ -167,6 +170,7 @@ func PlanEncryption(p *plan.Plan, s *discover.State, o Options) (*encryption.Res
 	return encryption.Apply(p, s, encryption.Options{
 		Provider: o.Provider, Resources: o.Resources, KeyName: o.KeyName, KMS: o.KMS,
 		Rotate: o.Rotate, AutomaticReload: o.AutoReload, Now: o.Now, Rand: o.Rand,
+		PlanDir: o.PlanDir, ScanEtcd: o.ScanEtcd,
 	})
 }
 

@@ -84,14 +84,44 @@ func reviewEncryption(w writer, e *encryption.Result) {
 		w("- Action: %s config, provider **%s**, key `%s`\n", e.Action, e.Provider, e.KeyName)
 		w("- Resources: %s\n", strings.Join(e.Resources, ", "))
 		w("- Config: `%s` (in the kube-apiserver container and on the node)\n", e.ConfigPath)
-		if len(e.OldKeys) > 0 {
-			w("- Old keys kept for reading: %s\n", strings.Join(e.OldKeys, ", "))
-		}
+		reviewKeys(w, e)
 	}
 	for _, warn := range e.Warnings {
 		w("- Note: %s\n", warn)
 	}
 	w("\n")
+}
+
+// reviewKeys says in words which key is new and which are kept, and from where: a
+// reviewer must see that no key in use is dropped.
+func reviewKeys(w writer, e *encryption.Result) {
+	if e.Key.IsZero() {
+		w("- New: none made here (the KMS plugin %s holds the key)\n", e.KeyName)
+	} else {
+		w("- New key: `%s:%s`, first: it encrypts every new write\n", e.Provider, e.KeyName)
+	}
+	from := map[string]encryption.KeptKey{}
+	for _, k := range e.KeptKeys {
+		from[k.ID] = k
+	}
+	for _, id := range e.OldKeys {
+		if k, ok := from[id]; ok {
+			w("- Kept for reading: `%s`, from `%s` (%s)\n", id, k.From, k.Where)
+		} else {
+			w("- Kept for reading: `%s`, already in the config\n", id)
+		}
+	}
+	if len(e.OldKeys) == 0 {
+		w("- Kept for reading: no old key (none was found in the node's encryption configs, backups or plan folder)\n")
+	}
+	for _, k := range e.DroppedKeys {
+		w("- Not kept: `%s` from `%s` (%s): no value in etcd was written with it\n", k.ID, k.From, k.Where)
+	}
+	if e.EtcdScanned {
+		w("- Checked against etcd: every key its values were written with is in the config\n")
+	} else {
+		w("- Not checked against etcd (it could not be reached): every key found on the node is kept\n")
+	}
 }
 
 func reviewCerts(w writer, c *CertsResult) {

@@ -17,7 +17,7 @@ import (
 var providerOption = map[enc.Provider]string{
 	enc.Secretbox: "secretbox — recommended",
 	enc.AESGCM:    "aesgcm — only with automated rotation: new key every 200,000 writes",
-	enc.AESCBC:    "aescbc — weak: padding-oracle; for FIPS-bound users and the seed guide's labs",
+	enc.AESCBC:    "aescbc — weak: padding-oracle; for FIPS rules or labs from a widely copied guide",
 	enc.KMS:       "kms v2 — external KMS plugin; then its name and endpoint",
 }
 

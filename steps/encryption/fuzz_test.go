@@ -1,0 +1,76 @@
+package encryption
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// placeholder marks where FuzzEncryptionConfig puts the fuzzed secret in a config.
+const placeholder = "SECRET"
+
+var secretField = regexp.MustCompile(`(secret"?\s*:\s*)("[^"\n]*"|[^\s,}\n]+)`)
+
+// base64ish is the alphabet of real keys: a secret made of it is key material.
+var base64ish = regexp.MustCompile(`^[A-Za-z0-9+/]{16,}={0,2}$`)
+
+// FuzzEncryptionConfig feeds Judge, the one reader of EncryptionConfigurations, with
+// mutated configs whose secret fields hold a fuzzed secret. Properties: it never panics;
+// a config it accepts is accepted again after a rewrite (YAML) and with stand-in keys
+// (StandInYAML), with the same summary; a config it refuses is refused with stand-in
+// keys too; no error message holds the secret.
+func FuzzEncryptionConfig(f *testing.F) {
+	for _, c := range []string{secretboxFirst, identityFirst, kmsFirst, wildcard} {
+		f.Add(strings.NewReplacer("KEY32", placeholder, "KEY16", placeholder).Replace(c), key32)
+		f.Add(strings.NewReplacer("KEY32", placeholder, "KEY16", placeholder).Replace(c), key16)
+	}
+	f.Add(strings.Replace(secretboxFirst, "KEY32", placeholder+"}, {name: key-20250607, secret: "+placeholder, 1), key32)
+	corpus := filepath.Join("..", "..", "..", "shared", "corpus", "encryption")
+	files, _ := os.ReadDir(corpus) // absent outside the project's workspace: no seeds from it
+	for _, e := range files {
+		data, err := os.ReadFile(filepath.Join(corpus, e.Name()))
+		if err == nil {
+			f.Add(secretField.ReplaceAllString(string(data), "${1}"+placeholder), key32)
+		}
+	}
+	f.Fuzz(func(t *testing.T, tmpl, secret string) {
+		data := []byte(strings.ReplaceAll(tmpl, placeholder, secret))
+		ctx := context.Background()
+		c, _, err := Judge(ctx, "fuzz.yaml", data, false)
+		secretOnly := base64ish.MatchString(secret) && !strings.Contains(tmpl, secret) && strings.Contains(tmpl, placeholder)
+		if err != nil && secretOnly && strings.Contains(err.Error(), secret) {
+			t.Fatalf("the error holds the secret: %v", err)
+		}
+		if c == nil {
+			return
+		}
+		stand, serr := c.StandInYAML()
+		if serr != nil {
+			t.Fatalf("stand-in: %v", serr)
+		}
+		s, _, standErr := Judge(ctx, "fuzz.yaml", stand, false)
+		if (err == nil) != (standErr == nil) {
+			t.Fatalf("verdict %v, with stand-in keys %v\n%s", err, standErr, data)
+		}
+		if secretOnly && strings.Contains(string(stand), secret) {
+			t.Fatal("the stand-in config holds the secret")
+		}
+		if err != nil {
+			return
+		}
+		again, aerr := c.YAML("")
+		if aerr != nil {
+			t.Fatal(aerr)
+		}
+		r, _, rerr := Judge(ctx, "fuzz.yaml", again, false)
+		if rerr != nil {
+			t.Fatalf("accepted, then refused once rewritten: %v\n%s\n---\n%s", rerr, data, again)
+		}
+		if r.Summary() != c.Summary() || s.Summary() != c.Summary() {
+			t.Fatalf("summaries differ: %s / %s / %s", c.Summary(), r.Summary(), s.Summary())
+		}
+	})
+}
