@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
 func newEncryptionCmd(g *globalOptions) *cobra.Command {
@@ -50,10 +52,6 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 			if err != nil {
 				return err
 			}
-			cfg, err := conn.ClientConfig()
-			if err != nil {
-				return err
-			}
 			var config *encryption.Config
 			if st != nil {
 				if cur, err := encryption.Locate(st); err == nil && cur != nil && cur.Config != nil {
@@ -66,9 +64,13 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 					resources = config.Resources()
 				}
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			report, err := scanStatus(ctx, cfg, resources, config)
+			// The connection check has its own few seconds; --timeout bounds the scan.
+			cli, err := conn.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			report, err := scanStatus(cmd.Context(), cli, conn, resources, config, timeout)
 			if err != nil {
 				return err
 			}
@@ -93,15 +95,16 @@ points at. It reads only. Exits 1 when a value is plaintext or under a key the c
 	return cmd
 }
 
-func scanStatus(ctx context.Context, cfg clientv3.Config, resources []string, config *encryption.Config) (*encryption.StatusReport, error) {
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("etcd at %s: %w", strings.Join(cfg.Endpoints, ","), err)
-	}
-	defer cli.Close()
-	report, err := encryption.Status(ctx, cli, resources, config, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scanning etcd at %s: %w", strings.Join(cfg.Endpoints, ","), err)
+// scanStatus scans within timeout; running out of it is said in words, with the flag.
+func scanStatus(ctx context.Context, cli *clientv3.Client, conn etcdconn.Conn, resources []string, config *encryption.Config, timeout time.Duration) (*encryption.StatusReport, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	report, err := encryption.Status(tctx, cli, resources, config, nil)
+	switch {
+	case err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("scanning etcd at %s did not finish within --timeout %s (%w); raise --timeout, or scan fewer --resources", conn.Endpoint(), timeout, err)
+	case err != nil:
+		return nil, fmt.Errorf("scanning etcd at %s: %w", conn.Endpoint(), err)
 	}
 	return report, nil
 }

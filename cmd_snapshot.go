@@ -116,6 +116,10 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 			return fmt.Errorf("--name %s: %s already exists; choose another name (nothing was written)", o.name, final)
 		}
 	}
+	// A wrong endpoint or TLS file is named in seconds, before --timeout starts.
+	if err := conn.Check(ctx); err != nil {
+		return err
+	}
 	opts := snapshot.TestOptions{Client: cfg, Dest: o.dest, DataDir: etcdconn.DataDir(st), Name: o.name}
 	if o.schedule != "none" {
 		so := &snapshot.ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: o.dest, Keep: o.keep}

@@ -41,6 +41,9 @@ type Conn struct {
 	// EndpointFrom, CACertFrom, CertFrom and KeyFrom say where each setting came from,
 	// e.g. "etcd.yaml --listen-client-urls" or FromCertFlag.
 	EndpointFrom, CACertFrom, CertFrom, KeyFrom string
+	// FromPlan marks settings read from a plan's manifests, which no flag overrides
+	// (apply checks what the plan configures): messages then name only the files.
+	FromPlan bool
 }
 
 // FromFlags is a Conn from etcdctl's flags (already merged with the ETCDCTL_* variables).
