@@ -38,7 +38,8 @@ It backs up every file it replaces under <root>/var/lib/etcd-harden/backups, wri
 files first, then etcd.yaml, and waits until etcd answers over its new TLS with the client
 certificate kube-apiserver will use; only then does it write kube-apiserver.yaml. When etcd
 does not answer within --timeout, every file is put back byte for byte and the old etcd is
-waited for again. It exits 1 when the plan could not be applied.`,
+waited for again. It exits 1 when the plan could not be applied. It takes no --endpoints,
+--cacert, --cert or --key: it checks etcd where the plan's manifests say.`,
 		Example: `  etcd-harden plan --out ./harden-plan
   etcd-harden apply --plan ./harden-plan
   etcd-harden apply --plan ./harden-plan --yes --timeout 5m   # no prompt, e.g. from Ansible`,
