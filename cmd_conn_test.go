@@ -59,10 +59,10 @@ func TestEtcdCommandsDiagnoseTheConnection(t *testing.T) {
 				if code != exitFailed {
 					t.Fatalf("exit %d, want %d\n%s%s", code, exitFailed, out.String(), errOut.String())
 				}
-				msg := errOut.String()
+				msg := out.String() + errOut.String() // snapshot test prints its report, error included, on stdout
 				for _, w := range append(tc.want, "etcd at ") {
 					if !strings.Contains(msg, w) {
-						t.Errorf("stderr lacks %q:\n%s", w, msg)
+						t.Errorf("output lacks %q:\n%s", w, msg)
 					}
 				}
 				if strings.Contains(msg, "deadline exceeded") {

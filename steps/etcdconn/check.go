@@ -246,7 +246,8 @@ func (c Conn) diagnose(ctx context.Context, ep string, err error, tc *tls.Config
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		e.Reason = ReasonRefused
-		e.Fix = "check that etcd runs (crictl ps --name etcd) and listens on that address and port, and " + endpoints
+		e.Fix = "check that etcd runs (crictl ps --name etcd) and listens on that address and port, or fix " +
+			c.flagOrFile("--endpoints (ETCDCTL_ENDPOINTS)", "", c.EndpointFrom)
 	case errors.As(err, &dnsErr):
 		e.Reason, e.Fix = ReasonNoHost, endpoints
 	case errors.As(err, &unknownCA):
