@@ -38,12 +38,16 @@ It backs up every file it replaces under <root>/var/lib/etcd-harden/backups, wri
 files first, then etcd.yaml, and waits until etcd answers over its new TLS with the client
 certificate kube-apiserver will use; only then does it write kube-apiserver.yaml. When etcd
 does not answer within --timeout, every file is put back byte for byte and the old etcd is
-waited for again. It exits 1 when the plan could not be applied.`,
+waited for again. It exits 1 when the plan could not be applied. It takes no --endpoints,
+--cacert, --cert or --key: it checks etcd where the plan's manifests say.`,
 		Example: `  etcd-harden plan --out ./harden-plan
   etcd-harden apply --plan ./harden-plan
   etcd-harden apply --plan ./harden-plan --yes --timeout 5m   # no prompt, e.g. from Ansible`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := refuseConnFlags(cmd); err != nil {
+				return err
+			}
 			return runApply(cmd.Context(), g, o, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -120,6 +124,30 @@ func partlyApplied(err error, p *plan.Plan, root string) error {
 	}
 	return fmt.Errorf("%w\nThe apply of this plan that started %s was interrupted; its backup is %s.\nRoll it back with '%s', then apply the plan again",
 		err, b.Created.Local().Format("2006-01-02 15:04:05 MST"), b.Dir, rollbackCommand(root, b.Dir))
+}
+
+// refuseConnFlags refuses etcdctl's connection flags on apply rather than ignoring them.
+// apply checks etcd at the address and with the client pair the plan's etcd.yaml and
+// kube-apiserver.yaml give, before and after the change: that check is what proves
+// kube-apiserver will reach the hardened etcd. An endpoint or pair from the command line
+// would prove something else, and one endpoint cannot be both the plain http etcd before
+// and the https one after. ETCDCTL_* variables, often set in a node's shell, are ignored.
+func refuseConnFlags(cmd *cobra.Command) error {
+	var given []string
+	for _, name := range []string{"endpoints", "cacert", "cert", "key"} {
+		if cmd.Flags().Changed(name) {
+			given = append(given, "--"+name)
+		}
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	it := "it"
+	if len(given) > 1 {
+		it = "them"
+	}
+	return &usageError{fmt.Errorf("apply does not take %s: it checks etcd where the plan's etcd.yaml and kube-apiserver.yaml say, with the client pair kube-apiserver will use, before and after the change; run apply without %s (nothing was written)",
+		strings.Join(given, ", "), it)}
 }
 
 // printPlanFiles lists what the plan writes.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
 func newEncryptionCmd(g *globalOptions) *cobra.Command {
@@ -54,10 +53,6 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 			if err != nil {
 				return err
 			}
-			cfg, err := conn.ClientConfig()
-			if err != nil {
-				return err
-			}
 			var config *encryption.Config
 			var configErr error
 			if st != nil {
@@ -75,9 +70,13 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 					resources = config.Resources()
 				}
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			report, err := scanStatus(ctx, cfg, resources, config)
+			// The connection check has its own few seconds; --timeout bounds the scan.
+			cli, err := conn.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			report, err := scanStatus(cmd.Context(), cli, conn, resources, config, timeout)
 			if err != nil {
 				return err
 			}
@@ -106,53 +105,33 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 }
 
 // etcdScanner is plan's scan of the key names etcd's values carry (see
-// encryption.Options.ScanEtcd): it reaches etcd as encryption status does, and gives up at
-// once when nothing listens at the endpoints.
+// encryption.Options.ScanEtcd): it reaches etcd as encryption status does, through the one
+// connection check, so an etcd that is down costs seconds, not the scan's minute.
 func (g *globalOptions) etcdScanner(ctx context.Context) func([]string) (*encryption.StatusReport, error) {
 	return func(resources []string) (*encryption.StatusReport, error) {
 		conn, _, err := g.etcdConn()
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := conn.ClientConfig()
+		cli, err := conn.Client(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if err := anyListening(cfg.Endpoints); err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		return scanStatus(ctx, cfg, resources, nil)
+		defer cli.Close()
+		return scanStatus(ctx, cli, conn, resources, nil, time.Minute)
 	}
 }
 
-// anyListening reports an error when no endpoint accepts a TCP connection.
-func anyListening(endpoints []string) error {
-	for _, ep := range endpoints {
-		host := ep
-		if u, err := url.Parse(ep); err == nil && u.Host != "" {
-			host = u.Host
-		} else if strings.Contains(ep, "://") {
-			return nil // unix sockets and the like: let the client try
-		}
-		if c, err := net.DialTimeout("tcp", host, 2*time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-	}
-	return fmt.Errorf("nothing answers at %s", strings.Join(endpoints, ", "))
-}
-
-func scanStatus(ctx context.Context, cfg clientv3.Config, resources []string, config *encryption.Config) (*encryption.StatusReport, error) {
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("etcd at %s: %w", strings.Join(cfg.Endpoints, ","), err)
-	}
-	defer cli.Close()
-	report, err := encryption.Status(ctx, cli, resources, config, nil)
-	if err != nil {
-		return nil, fmt.Errorf("scanning etcd at %s: %w", strings.Join(cfg.Endpoints, ","), err)
+// scanStatus scans within timeout; running out of it is said in words, with the flag.
+func scanStatus(ctx context.Context, cli *clientv3.Client, conn etcdconn.Conn, resources []string, config *encryption.Config, timeout time.Duration) (*encryption.StatusReport, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	report, err := encryption.Status(tctx, cli, resources, config, nil)
+	switch {
+	case err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("scanning etcd at %s did not finish within --timeout %s (%w); raise --timeout, or scan fewer --resources", conn.Endpoint(), timeout, err)
+	case err != nil:
+		return nil, fmt.Errorf("scanning etcd at %s: %w", conn.Endpoint(), err)
 	}
 	return report, nil
 }

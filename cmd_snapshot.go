@@ -124,19 +124,13 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 		}
 		opts.Schedule = so
 	}
-	tctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	var progress func(snapshot.Progress)
-	if isTerminal(errOut) {
-		progress = terminalProgress(errOut)
-	}
-	rep, err := snapshot.Test(tctx, opts, progress)
-	if progress != nil {
-		fmt.Fprint(errOut, "\r\033[K")
-	}
-	if err != nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("%w %s (--timeout): %w", errTimedOut, o.timeout, err)
-		rep.Error = err.Error()
+	// A wrong endpoint or TLS file is named in seconds, before the destination is touched
+	// and before --timeout starts: it bounds the test, not the dial.
+	var rep *snapshot.Report
+	if err = conn.Check(ctx); err != nil {
+		rep = &snapshot.Report{Dest: o.dest, Error: err.Error()}
+	} else {
+		rep, err = testSnapshot(ctx, opts, o.timeout, errOut)
 	}
 	if o.output == "json" {
 		if perr := printJSON(out, rep); perr != nil {
@@ -154,6 +148,25 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 		return errChecksFailed
 	}
 	return nil
+}
+
+// testSnapshot runs the test within timeout, with a progress line on a terminal.
+func testSnapshot(ctx context.Context, opts snapshot.TestOptions, timeout time.Duration, errOut io.Writer) (*snapshot.Report, error) {
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var progress func(snapshot.Progress)
+	if isTerminal(errOut) {
+		progress = terminalProgress(errOut)
+	}
+	rep, err := snapshot.Test(tctx, opts, progress)
+	if progress != nil {
+		fmt.Fprint(errOut, "\r\033[K")
+	}
+	if err != nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("%w %s (--timeout): %w", errTimedOut, timeout, err)
+		rep.Error = err.Error()
+	}
+	return rep, err
 }
 
 // printSnapshotReport writes the facts, the checks, the error that stopped the test and
@@ -181,7 +194,10 @@ func snapshotErrorView(err error, rep *snapshot.Report, endpoint, dest string) r
 		e.Path = endpoint
 		e.Fix = "check that etcd runs there and that --endpoints, --cacert, --cert and --key (or the manifests under --root) are right"
 	}
+	var conn *etcdconn.Error
 	switch {
+	case errors.As(err, &conn):
+		e.Path, e.Fix = conn.Endpoint, "change what the error names, then run the test again"
 	case errors.Is(err, snapshot.ErrDestination):
 		e.Path, e.Fix = dest, "fix the folder or pass another --dest"
 	case errors.Is(err, snapshot.ErrCorrupt):

@@ -31,9 +31,8 @@ import (
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"go.etcd.io/etcd/client/pkg/v3/transport"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 )
 
 // Options choose how a lab starts. The zero value is a lab in a new temp folder with
@@ -267,39 +266,46 @@ func (l *Lab) Events() <-chan Event { return l.events }
 // Env returns the ETCDCTL_* variables for the lab as it is now (see EnvFor).
 func (l *Lab) Env() ([]string, error) { return envFromRoot(l.root) }
 
-// ClientConfig returns an etcd client configuration built from Env.
-func (l *Lab) ClientConfig() (clientv3.Config, error) {
+// Conn is how to reach the lab's etcd as it is now: the ETCDCTL_* variables of Env.
+func (l *Lab) Conn() (etcdconn.Conn, error) {
 	env, err := l.Env()
 	if err != nil {
-		return clientv3.Config{}, err
+		return etcdconn.Conn{}, err
 	}
 	vars := map[string]string{}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
-	cfg := clientv3.Config{Endpoints: []string{vars["ETCDCTL_ENDPOINTS"]}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()}
-	if vars["ETCDCTL_CERT"] != "" || vars["ETCDCTL_CACERT"] != "" {
-		tc, err := transport.TLSInfo{CertFile: vars["ETCDCTL_CERT"], KeyFile: vars["ETCDCTL_KEY"], TrustedCAFile: vars["ETCDCTL_CACERT"]}.ClientConfig()
-		if err != nil {
-			return cfg, fmt.Errorf("client TLS for the lab's etcd: %w", err)
-		}
-		cfg.TLS = tc
+	return etcdconn.FromFlags([]string{vars["ETCDCTL_ENDPOINTS"]}, vars["ETCDCTL_CACERT"], vars["ETCDCTL_CERT"], vars["ETCDCTL_KEY"]), nil
+}
+
+// ClientConfig returns an etcd client configuration built from Env.
+func (l *Lab) ClientConfig() (clientv3.Config, error) {
+	c, err := l.Conn()
+	if err != nil {
+		return clientv3.Config{}, err
+	}
+	cfg, err := c.ClientConfig()
+	if err != nil {
+		return cfg, fmt.Errorf("client TLS for the lab's etcd: %w", err)
 	}
 	return cfg, nil
 }
 
-// Client returns a new etcd client for the lab (see ClientConfig); the caller closes it.
+// Client returns a new etcd client for the lab after the project's connection check
+// (see etcdconn.Conn.Client), so that a lab etcd that does not answer is named in
+// seconds; the caller closes it.
 func (l *Lab) Client() (*clientv3.Client, error) {
-	cfg, err := l.ClientConfig()
+	c, err := l.Conn()
 	if err != nil {
 		return nil, err
 	}
-	c, err := clientv3.New(cfg)
+	cli, err := c.Client(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("connect to the lab's etcd at %s: %w", cfg.Endpoints[0], err)
+		return nil, fmt.Errorf("the lab's etcd: %w", err)
 	}
-	return c, nil
+	return cli, nil
 }
 
 // Close stops etcd (SIGTERM to its process group, SIGKILL after 5 s), removes the

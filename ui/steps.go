@@ -5,8 +5,6 @@ package ui
 
 import (
 	"context"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
@@ -68,11 +66,7 @@ func scanStatus(ctx context.Context, s *step.Session) (*encryption.StatusReport,
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := conn.ClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	cli, err := clientv3.New(cfg)
+	cli, err := conn.Client(ctx) // names a wrong endpoint or TLS file in seconds
 	if err != nil {
 		return nil, err
 	}

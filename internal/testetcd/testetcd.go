@@ -92,6 +92,9 @@ type Server struct {
 type Options struct {
 	// TLS serves clients over mutual TLS (client-cert-auth) with certificates from NewTLS.
 	TLS bool
+	// TLSFiles, when set, are the certificates to serve with instead of new ones (implies
+	// TLS): a test of a bad server certificate replaces ServerCert and ServerKey.
+	TLSFiles *TLS
 	// Dir holds data and certs; a t.TempDir() when empty.
 	Dir string
 	// QuotaBytes raises etcd's backend quota (for large databases in benchmarks).
@@ -115,9 +118,12 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	scheme := "http"
 	s := &Server{DataDir: cfg.Dir}
-	if opts.TLS {
+	if opts.TLS || opts.TLSFiles != nil {
 		scheme = "https"
-		s.TLS = NewTLS(t, dir)
+		s.TLS = opts.TLSFiles
+		if s.TLS == nil {
+			s.TLS = NewTLS(t, dir)
+		}
 		cfg.ClientTLSInfo = transport.TLSInfo{
 			CertFile: s.TLS.ServerCert, KeyFile: s.TLS.ServerKey,
 			TrustedCAFile: s.TLS.CA, ClientCertAuth: true,
@@ -230,4 +236,56 @@ func mustURL(t testing.TB, s string) url.URL {
 		t.Fatal(err)
 	}
 	return *u
+}
+
+// Leaf describes a certificate Sign makes, for tests of bad certificates.
+type Leaf struct {
+	CommonName string
+	// DNSNames and IPs are the SANs.
+	DNSNames []string
+	IPs      []net.IP
+	// NotBefore and NotAfter default to an hour ago and a day from now.
+	NotBefore, NotAfter time.Time
+	// Server makes a server certificate (serverAuth); else a client one (clientAuth).
+	Server bool
+}
+
+// Sign writes a certificate for l, signed by x's CA, and its new key into certPath and
+// keyPath.
+func (x *TLS) Sign(t testing.TB, l Leaf, certPath, keyPath string) {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(x.CA, x.CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.NotBefore.IsZero() {
+		l.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if l.NotAfter.IsZero() {
+		l.NotAfter = time.Now().Add(24 * time.Hour)
+	}
+	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	if l.Server {
+		usage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: l.CommonName},
+		NotBefore:    l.NotBefore,
+		NotAfter:     l.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  usage,
+		DNSNames:     l.DNSNames,
+		IPAddresses:  l.IPs,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pair.Leaf, &key.PublicKey, pair.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePair(t, certPath, keyPath, der, key)
 }

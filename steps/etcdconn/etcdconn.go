@@ -1,6 +1,8 @@
 // Package etcdconn says how to reach etcd as a client on a control-plane node: from
 // etcdctl's own flags and ETCDCTL_* variables when they are given, else from the static
 // pod manifests (the endpoint etcd advertises, the client pair kube-apiserver uses).
+// Conn.Check is the project's one connection check: every command and step that dials
+// etcd goes through it (or Conn.Client), so a wrong setting is named in seconds.
 package etcdconn
 
 import (
@@ -41,6 +43,9 @@ type Conn struct {
 	// EndpointFrom, CACertFrom, CertFrom and KeyFrom say where each setting came from,
 	// e.g. "etcd.yaml --listen-client-urls" or FromCertFlag.
 	EndpointFrom, CACertFrom, CertFrom, KeyFrom string
+	// FromPlan marks settings read from a plan's manifests, which no flag overrides
+	// (apply checks what the plan configures): messages then name only the files.
+	FromPlan bool
 }
 
 // FromFlags is a Conn from etcdctl's flags (already merged with the ETCDCTL_* variables).

@@ -6,14 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -47,17 +44,17 @@ type Health struct {
 func Check(ctx context.Context, t Target) (Health, error) {
 	ctx, cancel := context.WithTimeout(ctx, tryTimeout)
 	defer cancel()
-	var tlsCfg *tls.Config
-	if t.TLS() {
-		cfg, err := transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.CAFile}.ClientConfig()
-		if err != nil {
-			return Health{}, fmt.Errorf("client TLS from %s, %s and %s: %w", t.CertFile, t.KeyFile, t.CAFile, err)
-		}
-		tlsCfg = cfg
+	conn := t.Conn()
+	cfg, err := conn.ClientConfig()
+	if err != nil {
+		return Health{}, fmt.Errorf("client TLS from %s, %s and %s: %w", t.CertFile, t.KeyFile, t.CAFile, err)
 	}
-	if err := dial(ctx, t.Endpoint, tlsCfg); err != nil {
+	// The first dial is the project's connection check: it names a refused connection
+	// or a refused certificate instead of letting the client retry until tryTimeout.
+	if err := conn.Check(ctx); err != nil {
 		return Health{}, err
 	}
+	tlsCfg := cfg.TLS
 	c, err := clientv3.New(clientv3.Config{
 		Endpoints: []string{t.Endpoint}, TLS: tlsCfg, DialTimeout: tryTimeout,
 		Logger: zap.NewNop(), Context: ctx,
@@ -83,41 +80,6 @@ func Check(ctx context.Context, t Target) (Health, error) {
 	h := Health{MemberID: st.Header.GetMemberId(), Members: len(members.Members), Version: st.Version}
 	h.Started, _ = startTime(ctx, t.MetricsURL, tlsCfg)
 	return h, nil
-}
-
-// dial opens a connection to endpoint's host and, with cfg, completes the TLS handshake
-// and waits briefly for an alert: with TLS 1.3 a refused client certificate only shows
-// after the client's side of the handshake is done.
-func dial(ctx context.Context, endpoint string, cfg *tls.Config) error {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return fmt.Errorf("endpoint %q: %w", endpoint, err)
-	}
-	d := &net.Dialer{Timeout: time.Second}
-	conn, err := d.DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if cfg == nil {
-		return nil
-	}
-	cfg = cfg.Clone()
-	cfg.ServerName = u.Hostname()
-	tc := tls.Client(conn, cfg)
-	_ = tc.SetDeadline(time.Now().Add(time.Second))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("TLS handshake: %w", err)
-	}
-	_ = tc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	var one [1]byte
-	if _, err := tc.Read(one[:]); err != nil {
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
-			return fmt.Errorf("TLS: %w", err)
-		}
-	}
-	return nil
 }
 
 // startTime reads process_start_time_seconds from etcd's /metrics.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 )
 
@@ -42,6 +43,21 @@ func (t Target) String() string {
 		return t.Endpoint
 	}
 	return fmt.Sprintf("%s with client certificate %s (%s) and CA %s", t.Endpoint, t.CertFile, t.Client, t.CAFile)
+}
+
+// Conn is the target as an etcd connection, so that the health check dials through the
+// project's one connection check; messages name the planned manifests, not flags.
+func (t Target) Conn() etcdconn.Conn {
+	c := etcdconn.Conn{Endpoints: []string{t.Endpoint}, EndpointFrom: "etcd.yaml --advertise-client-urls / --listen-client-urls", FromPlan: true}
+	if !t.TLS() {
+		return c
+	}
+	c.CACert, c.Cert, c.Key = t.CAFile, t.CertFile, t.KeyFile
+	c.CertFrom, c.KeyFrom, c.CACertFrom = t.Client, t.Client, "etcd.yaml --trusted-ca-file"
+	if t.Client == discover.APIServerFile+" --etcd-certfile" {
+		c.CACertFrom = discover.APIServerFile + " --etcd-cafile"
+	}
+	return c
 }
 
 // ErrNoClientCert means a TLS etcd could not be checked: no client certificate was found.

@@ -111,7 +111,7 @@ func dbSize(ctx context.Context, cfg clientv3.Config) (int64, error) {
 	cfg = withNopLogger(cfg)
 	cli, err := clientv3.New(cfg)
 	if err != nil {
-		return 0, fmt.Errorf("connect to etcd at %s: %w; %s", cfg.Endpoints[0], err, connectHint(err))
+		return 0, fmt.Errorf("connect to etcd at %s: %w; check --endpoints, --cacert, --cert and --key", cfg.Endpoints[0], err)
 	}
 	defer cli.Close()
 	st, err := status(ctx, cli, cfg)

@@ -3,12 +3,9 @@ package snapshot
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +13,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
 // bufSize is the one copy buffer a save uses, whatever the snapshot's size.
@@ -88,7 +87,7 @@ func Save(ctx context.Context, cfg clientv3.Config, dest, name string, progress 
 	cfg = withNopLogger(cfg)
 	cli, err := clientv3.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to etcd at %s: %w; %s", endpoint, err, connectHint(err))
+		return nil, fmt.Errorf("connect to etcd at %s: %w; check --endpoints, --cacert, --cert and --key", endpoint, err)
 	}
 	defer cli.Close()
 
@@ -158,25 +157,7 @@ func streamError(ctx context.Context, endpoint, part string, n int64, err error)
 	if ctx.Err() != nil {
 		return fmt.Errorf("snapshot of %s stopped after %s: %w; removed %s, nothing was saved", endpoint, HumanBytes(n), ctx.Err(), part)
 	}
-	return fmt.Errorf("snapshot stream from %s failed after %s: %w; removed %s, nothing was saved; %s", endpoint, HumanBytes(n), err, part, connectHint(err))
-}
-
-// connectHint names the likely fix for a failed connection, from etcd's and gRPC's errors.
-func connectHint(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "certificate signed by unknown authority"):
-		return "the server's certificate does not chain to --cacert: pass the CA that signed etcd's server certificate (the etcd manifest's --trusted-ca-file)"
-	case strings.Contains(s, "certificate required"), strings.Contains(s, "bad certificate"),
-		strings.Contains(s, "unknown certificate authority"), strings.Contains(s, "unknown certificate"):
-		return "etcd refused the client certificate: pass a --cert/--key signed by etcd's client CA (the manifest's --trusted-ca-file), e.g. the apiserver-etcd-client or healthcheck-client pair"
-	case strings.Contains(s, "certificate is valid for"), strings.Contains(s, "doesn't contain any IP SANs"):
-		return "the server's certificate does not name this endpoint: use the host name or IP in its SANs"
-	case strings.Contains(s, "connection refused"), strings.Contains(s, "first record does not look like a TLS handshake"),
-		errors.Is(err, context.DeadlineExceeded):
-		return "check that etcd runs and listens on that address (the manifest's --listen-client-urls) and that the scheme (https) matches"
-	}
-	return "check --endpoints, --cacert, --cert and --key"
+	return fmt.Errorf("snapshot stream from %s failed after %s: %w; removed %s, nothing was saved", endpoint, HumanBytes(n), err, part)
 }
 
 // meter counts bytes on their way to the file and reports progress, throttled.
@@ -259,51 +240,11 @@ func status(ctx context.Context, cli *clientv3.Client, cfg clientv3.Config) (*cl
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("status request to etcd at %s stopped: %w; nothing was written", cfg.Endpoints[0], ctx.Err())
 		}
-		if cause := probe(ctx, cfg); cause != nil {
-			err = fmt.Errorf("%w (a direct connection says: %w)", err, cause)
+		// gRPC's retries end in a bare deadline error; the connection check names the cause.
+		if cause := etcdconn.CheckConfig(ctx, cfg); cause != nil {
+			return nil, fmt.Errorf("etcd did not answer a status request within %s: %w", timeout, cause)
 		}
-		return nil, fmt.Errorf("etcd at %s did not answer a status request within %s: %w; %s", cfg.Endpoints[0], timeout, err, connectHint(err))
+		return nil, fmt.Errorf("etcd at %s did not answer a status request within %s: %w; check that it is healthy (etcdctl endpoint health) and --endpoints", cfg.Endpoints[0], timeout, err)
 	}
 	return st, nil
-}
-
-// probe finds out why gRPC gave up: its retries end in a bare deadline error, which hides
-// a refused connection or a certificate problem. It dials the endpoint itself with the same
-// TLS settings and reads once, because with TLS 1.3 the server's verdict on the client
-// certificate arrives after the client's handshake is done. nil means no cause was found.
-func probe(ctx context.Context, cfg clientv3.Config) error {
-	u, err := url.Parse(cfg.Endpoints[0])
-	if err != nil || u.Host == "" {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", u.Host)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if cfg.TLS == nil || u.Scheme == "http" {
-		return nil
-	}
-	tc := cfg.TLS.Clone()
-	tc.NextProtos = []string{"h2"}
-	if tc.ServerName == "" {
-		tc.ServerName = u.Hostname()
-	}
-	c := tls.Client(conn, tc)
-	deadline, _ := ctx.Deadline()
-	_ = c.SetDeadline(deadline)
-	if err := c.HandshakeContext(ctx); err != nil {
-		return err
-	}
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-	if _, err := c.Read(make([]byte, 1)); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return nil // the server kept the connection: TLS is fine
-		}
-		return err
-	}
-	return nil
 }

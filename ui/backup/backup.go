@@ -347,6 +347,10 @@ func (p *Step) errorKind() (path, fix string) {
 	case errors.Is(p.err, errTimedOut):
 		return p.conn.Endpoint(), "etcd answered too slowly; try again when it is less busy, " + again
 	}
+	var conn *etcdconn.Error
+	if errors.As(p.err, &conn) {
+		return conn.Endpoint, "change what the message names, " + again
+	}
 	if ep := p.conn.Endpoint(); ep != "" && strings.Contains(p.err.Error(), ep) {
 		return ep, "check that etcd runs and that --endpoints, --cacert, --cert and --key (or the manifests) are right, " + again
 	}

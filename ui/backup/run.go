@@ -72,6 +72,11 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 // run takes and verifies the test snapshot, then writes the schedule files when asked.
 // It blocks; ctx cancels it (the .part file is removed), and the job's timeout bounds it.
 func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg {
+	// The connection check names a wrong endpoint or TLS file in seconds; the timeout
+	// bounds the test after it.
+	if err := j.conn.Check(ctx); err != nil {
+		return doneMsg{err: err}
+	}
 	ctx, cancel := context.WithTimeout(ctx, j.timeout)
 	defer cancel()
 	rep, err := snapshot.Test(ctx, j.opts, progress)
