@@ -29,6 +29,9 @@ type Options struct {
 	Lab *lab.Lab
 	// Answers prefill prompts by key (from --answers FILE); see AnswerKeys.
 	Answers map[string]string
+	// Yes (--yes) answers yes to the acts that write the node unless Answers say
+	// otherwise: see YesAnswers. Without it they are asked, and never taken by default.
+	Yes bool
 	// Etcd is how to reach etcd as a client, from the flags (may be empty).
 	Etcd step.EtcdClient
 }
@@ -50,6 +53,9 @@ func Run(ctx context.Context, o Options) error {
 		steps = DefaultSteps()
 	}
 	s := NewSession(o.Layout, steps)
+	if o.Yes {
+		maps.Copy(s.Answers, YesAnswers())
+	}
 	maps.Copy(s.Answers, o.Answers)
 	s.Etcd = o.Etcd
 	if o.Lab != nil {
