@@ -45,6 +45,17 @@ func NewSession(l discover.Layout, defs []step.Def) *step.Session {
 	return s
 }
 
+// startAnswers are the answers a run starts with: the answers file's, and where it says
+// nothing, --yes's to the acts that write the node.
+func startAnswers(o Options) map[string]string {
+	out := map[string]string{}
+	if o.Yes {
+		maps.Copy(out, YesAnswers())
+	}
+	maps.Copy(out, o.Answers)
+	return out
+}
+
 // Run runs the wizard until the last step is done. It returns ErrAborted when the user
 // quits early.
 func Run(ctx context.Context, o Options) error {
@@ -53,10 +64,7 @@ func Run(ctx context.Context, o Options) error {
 		steps = DefaultSteps()
 	}
 	s := NewSession(o.Layout, steps)
-	if o.Yes {
-		maps.Copy(s.Answers, YesAnswers())
-	}
-	maps.Copy(s.Answers, o.Answers)
+	s.Answers = startAnswers(o)
 	s.Etcd = o.Etcd
 	if o.Lab != nil {
 		s.Values[step.ValueLab] = o.Lab
