@@ -46,8 +46,8 @@ func answerRules() map[string]answerRule {
 	}
 	r := map[string]answerRule{
 		uienc.KeyProvider:    {read: oneOf(providers...)},
-		uienc.KeyKMSName:     {read: check(uienc.CheckKMSName)},
-		uienc.KeyKMSEndpoint: {read: check(uienc.CheckKMSEndpoint)},
+		uienc.KeyKMSName:     {read: check(orEmpty(uienc.CheckKMSName))}, // empty unless kms
+		uienc.KeyKMSEndpoint: {read: check(orEmpty(uienc.CheckKMSEndpoint))},
 		uienc.KeyResources:   {read: check(uienc.CheckResources), list: true},
 		uienc.KeyCustom:      {read: check(uienc.CheckCustom), list: true},
 		uienc.KeyKeyName:     {read: check(uienc.CheckKeyName)},
@@ -115,6 +115,16 @@ func boolean(v string) (string, error) {
 		return "false", nil
 	}
 	return "", errors.New("want true or false")
+}
+
+// orEmpty lets an answer be empty (a question that does not apply) or pass fn.
+func orEmpty(fn func(string) error) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return nil
+		}
+		return fn(v)
+	}
 }
 
 func ipAddress(v string) error {
