@@ -17,6 +17,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 	"github.com/etcd-harden/etcd-harden/ui"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // applyOptions are apply's own flags.
@@ -94,7 +95,7 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 	}
 	printPlanFiles(out, p, g.root)
 	if !o.yes {
-		ok, err := confirm(in, out, "Apply these changes? [y/N] ")
+		ok, err := confirm(ctx, in, out, "Apply these changes? [y/N] ")
 		if err != nil {
 			return err
 		}
@@ -169,10 +170,16 @@ func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
 	}
 }
 
-// confirm asks question on out and reads a yes or no from in.
-func confirm(in io.Reader, out io.Writer, question string) (bool, error) {
+// confirm asks question on out and reads a yes or no from in. Ctrl-C stops the read at
+// once (ui.ErrAborted); end of input is a no.
+func confirm(ctx context.Context, in io.Reader, out io.Writer, question string) (bool, error) {
 	fmt.Fprint(out, question)
-	answer, err := bufio.NewReader(in).ReadString('\n')
+	input := step.NewInput(ctx, in)
+	answer, err := bufio.NewReader(input).ReadString('\n')
+	if errors.Is(input.Err(), step.ErrInterrupted) {
+		fmt.Fprintln(out, "\nInterrupted (Ctrl-C): nothing was written.")
+		return false, ui.ErrAborted
+	}
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, err
 	}

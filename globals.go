@@ -28,6 +28,7 @@ type globalOptions struct {
 	cacert, cert, key          string
 	plain                      bool
 	answers                    string
+	yes                        bool
 }
 
 func (g *globalOptions) register(cmd *cobra.Command) {
@@ -45,6 +46,7 @@ func (g *globalOptions) register(cmd *cobra.Command) {
 // registerAnswers adds --answers to a command that runs the wizard.
 func (g *globalOptions) registerAnswers(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&g.answers, "answers", "", "Answers to the wizard's questions: a YAML file, by key (for scripted runs; see README)")
+	cmd.Flags().BoolVar(&g.yes, "yes", false, "Assume yes to the acts that write: apply the plan, write the backup schedule files, the lab's Secret rewrite (--answers may still say no). End of input aborts all the same")
 }
 
 // resolve fills what the flags left out: etcdctl's variables and the folders under root.
@@ -102,6 +104,7 @@ func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) (ui.Options, erro
 		In:            in,
 		Out:           out,
 		Etcd:          step.EtcdClient{Endpoints: g.endpoints, CACert: g.cacert, Cert: g.cert, Key: g.key},
+		Yes:           g.yes,
 	}
 	if g.answers != "" {
 		answers, err := ui.LoadAnswers(g.answers)

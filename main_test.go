@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 func TestMain(m *testing.M) {
@@ -84,4 +85,46 @@ func TestExitCodeAborted(t *testing.T) {
 	if got := exitCode(fmt.Errorf("wizard: %w", ui.ErrAborted)); got != exitAborted {
 		t.Fatalf("exitCode(aborted) = %d, want %d", got, exitAborted)
 	}
+}
+
+// TestWizardEndOfInputAborts: `etcd-harden --plain </dev/null` used to take every
+// default, "Apply it now" included. End of input is an abort: exit 130, nothing written.
+func TestWizardEndOfInputAborts(t *testing.T) {
+	root := unhardenedRoot(t)
+	t.Chdir(t.TempDir()) // where "save" would write
+	before := steptest.Tree(t, root)
+	var out, errOut bytes.Buffer
+	if got := run(context.Background(), []string{"--plain", "--root", root}, strings.NewReader(""), &out, &errOut); got != exitAborted {
+		t.Errorf("exit %d, want %d\n%s%s", got, exitAborted, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "Error: end of input: aborted, nothing was written\n") {
+		t.Errorf("stdout lacks the abort:\n%s", out.String())
+	}
+	steptest.SameTree(t, root, before)
+	if entries, _ := os.ReadDir("."); len(entries) > 0 {
+		t.Errorf("%s was written in the working folder", entries[0].Name())
+	}
+}
+
+// TestWizardAnswersCheckedFirst: a bad answer used to be found only at its step, after
+// the plan was applied. The answers file is checked whole before anything runs.
+func TestWizardAnswersCheckedFirst(t *testing.T) {
+	root := unhardenedRoot(t)
+	answers := filepath.Join(t.TempDir(), "answers.yaml")
+	if err := os.WriteFile(answers, []byte("review.action: apply\nbackup.keep: seven\ncerts.advertiseIP: 10.0.0.300\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := steptest.Tree(t, root)
+	var out, errOut bytes.Buffer
+	if got := run(context.Background(), []string{"--plain", "--yes", "--root", root, "--answers", answers}, strings.NewReader(""), &out, &errOut); got != exitUsage {
+		t.Errorf("exit %d, want %d\n%s%s", got, exitUsage, out.String(), errOut.String())
+	}
+	want := "etcd-harden: answers file " + answers + `: certs.advertiseIP "10.0.0.300": want an IP address, e.g. 10.0.0.5; backup.keep "seven": give a whole number from 1 to 1000` + "\n"
+	if !strings.HasPrefix(errOut.String(), want) {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut.String(), want)
+	}
+	if out.Len() > 0 {
+		t.Errorf("the wizard started:\n%s", out.String())
+	}
+	steptest.SameTree(t, root, before)
 }

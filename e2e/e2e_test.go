@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/etcd-harden/etcd-harden/lab"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 // Screen size of every tmux session: goldens depend on it.
@@ -796,4 +797,29 @@ func firstFrame(t *testing.T, command string) time.Duration {
 	}
 	s.tmux("kill-server")
 	return took
+}
+
+// TestPlainCtrlCInTmux: under TERM=dumb (plain mode) Ctrl-C at a numbered prompt used to
+// echo ^C and wait for the rest of the form. It aborts at once: exit 130, nothing written.
+func TestPlainCtrlCInTmux(t *testing.T) {
+	requireTools(t)
+	requireTmux(t)
+	bin := binary(t)
+	root := steptest.Root(t, "unhardened")
+	work := t.TempDir() // the working folder, where "save" would write
+	exitFile := filepath.Join(t.TempDir(), "exit")
+	before := steptest.Tree(t, root)
+	s := startTmux(t, fmt.Sprintf("cd %s && env -u NO_COLOR TERM=dumb %s --root %s; echo $? > %s; sleep 60", work, bin, root, exitFile))
+	s.waitFor("Provider of the new key", "Enter a number between 1 and 4:")
+	s.send("C-c")
+	if code := waitExit(t, s, exitFile); code != "130" {
+		t.Errorf("exit %s after Ctrl-C, want 130", code)
+	}
+	if screen := s.capture(); !strings.Contains(screen, "Error: interrupted (Ctrl-C): aborted, nothing was written") {
+		t.Errorf("the screen lacks the abort:\n%s", screen)
+	}
+	steptest.SameTree(t, root, before)
+	if entries, _ := os.ReadDir(work); len(entries) > 0 {
+		t.Errorf("%s was written in the working folder", entries[0].Name())
+	}
 }

@@ -7,9 +7,9 @@ import (
 	"io"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/huh/v2"
 
 	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
@@ -30,12 +30,17 @@ type Plain struct {
 	Out io.Writer
 }
 
-// Run runs every step in order.
+// Run runs every step in order. End of input and Ctrl-C abort the run (ErrAborted),
+// whatever question was open: neither is ever taken as an answer.
 func (p Plain) Run(ctx context.Context, s *step.Session, defs []step.Def) error {
+	in := step.NewInput(ctx, p.In)
 	for i, d := range defs {
 		st := d.New()
 		fmt.Fprintln(p.Out, p.R.Header(render.Header{Step: i + 1, Of: len(defs), Title: st.Title(), Intro: st.Intro()}, 0))
-		if err := p.runStep(ctx, s, st); err != nil {
+		if err := p.runStep(ctx, s, st, in); err != nil {
+			if why := abortCause(ctx, err); why != nil {
+				return p.abort(s, why)
+			}
 			return err
 		}
 		fmt.Fprintln(p.Out)
@@ -43,7 +48,61 @@ func (p Plain) Run(ctx context.Context, s *step.Session, defs []step.Def) error 
 	return nil
 }
 
-func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) (err error) {
+// abortCause says why err stopped the run early: the input ended or Ctrl-C came
+// (ErrEndOfInput, ErrInterrupted). Nil when err is a failure of the step itself.
+func abortCause(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, step.ErrEndOfInput), errors.Is(err, step.ErrInterrupted):
+		return err
+	case errors.Is(err, ErrAborted), errors.Is(err, ctx.Err()):
+		return step.ErrInterrupted
+	case ctx.Err() != nil:
+		// Work stopped half way (an apply rolled back): its error says what became of
+		// the files.
+		return fmt.Errorf("%w; %w", step.ErrInterrupted, err)
+	}
+	return nil
+}
+
+// abortError is a plain run stopped by end of input or Ctrl-C: an ErrAborted that says
+// why, and what was written by then.
+type abortError struct {
+	why error
+	msg string
+}
+
+func (e *abortError) Error() string   { return e.msg }
+func (e *abortError) Unwrap() []error { return []error{ErrAborted, e.why} }
+
+// abort prints why the run stopped and what it had written by then, and returns the
+// abort, already shown.
+func (p Plain) abort(s *step.Session, why error) error {
+	e := render.Error{What: why.Error() + ": aborted, " + writtenSoFar(s)}
+	switch {
+	case errors.Is(why, step.ErrEndOfInput):
+		e.Fix = "answer the questions at a terminal, or give them in an --answers file (with --yes to apply without asking)"
+	case why != step.ErrInterrupted:
+		e.What = why.Error() // the step's own words on what it left
+	}
+	// A blank line first: the open prompt's line has no end.
+	fmt.Fprintln(p.Out, "\n"+p.R.Error(e, 0))
+	return &ShownError{Err: &abortError{why: why, msg: e.What}}
+}
+
+// writtenSoFar says what the steps before the abort wrote: the review step is the one
+// that writes the node (apply) or a plan folder (save).
+func writtenSoFar(s *step.Session) string {
+	res, _ := s.Values[step.ValueReview].(*review.Result)
+	switch {
+	case res != nil && res.Action == review.ActionApply:
+		return fmt.Sprintf("after the plan was applied (backup %s; undo with etcd-harden rollback %s)", res.BackupDir, res.BackupDir)
+	case res != nil && res.Action == review.ActionSave:
+		return "after the plan was saved in " + res.SavedDir + "; the node was not changed"
+	}
+	return "nothing was written"
+}
+
+func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step, in *step.Input) (err error) {
 	if c, ok := st.(step.Canceler); ok {
 		// Stopped half way (Ctrl-C): the step's work stops cleanly before we return.
 		defer func() {
@@ -69,13 +128,8 @@ func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) (err 
 			fmt.Fprintln(p.Out, pv.Preview(step.Frame{R: p.R}))
 		}
 		if form := asker.Form(s); form != nil {
-			err := form.WithAccessible(true).WithTheme(huh.ThemeFunc(huh.ThemeBase)).
-				WithInput(oneByte{p.In}).WithOutput(p.Out).RunWithContext(ctx)
-			if errors.Is(err, huh.ErrUserAborted) || ctx.Err() != nil {
-				return ErrAborted
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", st.Title(), err)
+			if err := step.Ask(ctx, form, in, p.Out); err != nil {
+				return err
 			}
 			if err := drive(ctx, func() tea.Msg { return step.FormDone{} }, update); err != nil {
 				return err
@@ -83,7 +137,7 @@ func (p Plain) runStep(ctx context.Context, s *step.Session, st step.Step) (err 
 		}
 	}
 	if runner, ok := st.(step.Runner); ok && failed == nil {
-		if err := runner.RunPlain(ctx, s, p.In, p.Out); err != nil {
+		if err := runner.RunPlain(ctx, s, in, p.Out); err != nil {
 			return err
 		}
 	}
@@ -120,16 +174,4 @@ func drive(ctx context.Context, cmd tea.Cmd, update func(tea.Msg) tea.Cmd) error
 		}
 	}
 	return nil
-}
-
-// oneByte hands its reader over one byte at a time. huh's accessible mode reads each
-// answer with a new bufio.Scanner, which on piped input would swallow the answers to
-// the questions after it.
-type oneByte struct{ r io.Reader }
-
-func (o oneByte) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	return o.r.Read(p[:1])
 }

@@ -29,6 +29,9 @@ type Options struct {
 	Lab *lab.Lab
 	// Answers prefill prompts by key (from --answers FILE); see AnswerKeys.
 	Answers map[string]string
+	// Yes (--yes) answers yes to the acts that write the node unless Answers say
+	// otherwise: see YesAnswers. Without it they are asked, and never taken by default.
+	Yes bool
 	// Etcd is how to reach etcd as a client, from the flags (may be empty).
 	Etcd step.EtcdClient
 }
@@ -42,6 +45,17 @@ func NewSession(l discover.Layout, defs []step.Def) *step.Session {
 	return s
 }
 
+// startAnswers are the answers a run starts with: the answers file's, and where it says
+// nothing, --yes's to the acts that write the node.
+func startAnswers(o Options) map[string]string {
+	out := map[string]string{}
+	if o.Yes {
+		maps.Copy(out, YesAnswers())
+	}
+	maps.Copy(out, o.Answers)
+	return out
+}
+
 // Run runs the wizard until the last step is done. It returns ErrAborted when the user
 // quits early.
 func Run(ctx context.Context, o Options) error {
@@ -50,7 +64,7 @@ func Run(ctx context.Context, o Options) error {
 		steps = DefaultSteps()
 	}
 	s := NewSession(o.Layout, steps)
-	maps.Copy(s.Answers, o.Answers)
+	s.Answers = startAnswers(o)
 	s.Etcd = o.Etcd
 	if o.Lab != nil {
 		s.Values[step.ValueLab] = o.Lab

@@ -73,8 +73,9 @@ type Step struct {
 
 	form    *huh.Form
 	action  string
-	confirm bool // the answer to "Apply …?"
-	askDir  bool // the plain driver asked for the action, so RunPlain asks for the folder
+	confirm bool   // the answer to "Apply …?"
+	askDir  bool   // the plain driver asked for the action, so RunPlain asks for the folder
+	choice  string // the plain driver's typed answer to "What now?"
 	dir     string
 	running bool
 	started time.Time
@@ -244,7 +245,11 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		m.spin, cmd = m.spin.Update(msg)
 		return cmd
 	case step.FormDone:
-		return nil // the plain driver acts through RunPlain, after printing the diff
+		// The plain driver acts through RunPlain, after printing the diff.
+		if m.askDir {
+			m.action, _ = plainChoice(m.choice)
+		}
+		return nil
 	}
 	if m.form != nil {
 		var cmd tea.Cmd
@@ -310,20 +315,42 @@ func (m *Step) dirForm() *huh.Form {
 }
 
 // Form implements step.Prompter: the plain driver asks what to do with the plan. The
-// folder for "save" is asked by RunPlain: huh's accessible mode asks every group, even a
-// hidden one, which would take the next answer on piped input.
+// choice has no default: an act that writes is never taken on Enter, and end of input
+// aborts the run (step.Ask). The folder for "save" is asked by RunPlain: huh's
+// accessible mode asks every group, even a hidden one, which would take the next answer
+// on piped input.
 func (m *Step) Form(s *step.Session) *huh.Form {
 	if m.action != "" || len(m.diffs) == 0 {
 		return nil
 	}
-	m.action, m.askDir = ActionApply, true
-	return huh.NewForm(
-		huh.NewGroup(huh.NewSelect[string]().Key(AnswerAction).Title("What now?").
-			Options(huh.NewOption("Apply it now (backups, health check, rollback)", ActionApply),
-				huh.NewOption("Save it as a patch to review", ActionSave),
-				huh.NewOption("Neither: leave the node as it is", ActionNone)).
-			Value(&m.action)),
-	)
+	m.askDir, m.choice = true, ""
+	lines := make([]string, len(plainChoices))
+	for i, c := range plainChoices {
+		lines[i] = fmt.Sprintf("%d. %s", i+1, c.label)
+	}
+	return huh.NewForm(huh.NewGroup(
+		huh.NewNote().Title("What now?").Description(strings.Join(lines, "\n")),
+		huh.NewInput().Key(AnswerAction).Title(fmt.Sprintf("Enter a number between 1 and %d:", len(plainChoices))).
+			Validate(func(v string) error { _, err := plainChoice(v); return err }).Value(&m.choice),
+	))
+}
+
+// plainChoices are the plain driver's answers to "What now?", in the order shown.
+var plainChoices = []struct{ label, action string }{
+	{"Apply it now (backups, health check, rollback)", ActionApply},
+	{"Save it as a patch to review", ActionSave},
+	{"Neither: leave the node as it is", ActionNone},
+}
+
+// plainChoice reads a typed answer to "What now?": its number or its action's name.
+func plainChoice(v string) (string, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	for i, c := range plainChoices {
+		if v == fmt.Sprint(i+1) || v == c.action {
+			return c.action, nil
+		}
+	}
+	return "", fmt.Errorf("type 1, 2 or 3: nothing is applied or saved until you say which (--yes applies without asking)")
 }
 
 // askFolder asks where to save the plan, as a line prompt on in.
@@ -331,24 +358,11 @@ func (m *Step) askFolder(ctx context.Context, in io.Reader, out io.Writer) error
 	if m.dir == "" {
 		m.dir = defaultDir
 	}
-	err := huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).Title("Save into which folder?").Value(&m.dir))).
-		WithAccessible(true).WithTheme(huh.ThemeFunc(huh.ThemeBase)).
-		WithInput(oneByte{in}).WithOutput(out).RunWithContext(ctx)
+	err := step.Ask(ctx, huh.NewForm(huh.NewGroup(huh.NewInput().Key(AnswerDir).Title("Save into which folder?").Value(&m.dir))), in, out)
 	if err != nil {
 		return fmt.Errorf("asking for the plan's folder: %w", err)
 	}
 	return nil
-}
-
-// oneByte hands its reader over one byte at a time, so that a prompt takes only its own
-// line of piped input (as the plain driver's forms do).
-type oneByte struct{ r io.Reader }
-
-func (o oneByte) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	return o.r.Read(p[:1])
 }
 
 // RunPlain implements step.Runner: once the plain driver has printed the diff and the

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"charm.land/huh/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/render"
@@ -480,15 +479,14 @@ func runPlainFrom(t *testing.T, m *Step, s *step.Session, in io.Reader) (string,
 	var out bytes.Buffer
 	f := step.Frame{R: plain.New()}
 	fmt.Fprintln(&out, m.Preview(f))
+	input := step.NewInput(t.Context(), in)
 	if form := m.Form(s); form != nil {
-		err := form.WithAccessible(true).WithTheme(huh.ThemeFunc(huh.ThemeBase)).
-			WithInput(oneByte{in}).WithOutput(&out).Run()
-		if err != nil {
+		if err := step.Ask(t.Context(), form, input, &out); err != nil {
 			return out.String(), err
 		}
 		d.Run(func() tea.Msg { return step.FormDone{} })
 	}
-	if err := m.RunPlain(context.Background(), s, in, &out); err != nil {
+	if err := m.RunPlain(t.Context(), s, input, &out); err != nil {
 		return out.String(), err
 	}
 	fmt.Fprintln(&out, m.View(f))
@@ -571,6 +569,41 @@ func TestPlainAsksWhatToDo(t *testing.T) {
 			}
 			if strings.Contains(out, "\x1b") {
 				t.Error("escape codes in the plain output")
+			}
+		})
+	}
+}
+
+// TestPlainNeverActsOnADefault: Enter at "What now?" asks again, and end of input
+// (at the choice or at the folder) is an abort: nothing applied, nothing saved.
+func TestPlainNeverActsOnADefault(t *testing.T) {
+	for _, c := range []struct{ name, input, want string }{
+		{"end of input at the choice", "", "What now?"},
+		{"Enter, then end of input", "\n", "type 1, 2 or 3: nothing is applied or saved until you say which"},
+		{"end of input at the folder", "2\n", "Save into which folder?"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := steptest.NodeRoot(t, "unhardened")
+			dir := filepath.Join(t.TempDir(), "saved")
+			s := newSession(t, root, nil)
+			before := snapshot(t, root)
+			m := New(applyFiles, savePlan)
+			out, err := runPlainFrom(t, m, s, strings.NewReader(c.input))
+			if !errors.Is(err, step.ErrEndOfInput) {
+				t.Fatalf("err = %v, want end of input\n%s", err, out)
+			}
+			if !strings.Contains(out, c.want) {
+				t.Errorf("output lacks %q:\n%s", c.want, out)
+			}
+			if m.Ready() || s.Values[step.ValueReview] != nil {
+				t.Error("the step acted on end of input")
+			}
+			sameFiles(t, before, snapshot(t, root))
+			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a plan folder was written: %v", err)
+			}
+			if _, err := os.Stat(defaultDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the default plan folder was written: %v", err)
 			}
 		})
 	}

@@ -6,8 +6,10 @@ package steptest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -310,6 +312,52 @@ func NoSecret(t testing.TB, st step.Step, s *step.Session, secrets ...string) {
 		}
 		if strings.Contains(patch, sec) {
 			t.Errorf("the patch holds a key:\n%s", patch)
+		}
+	}
+}
+
+// Tree records every file and folder under root: its mode, and a file's sha256.
+func Tree(t testing.TB, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if e.IsDir() {
+			out[rel] = info.Mode().String()
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		out[rel] = fmt.Sprintf("%s %x", info.Mode(), sha256.Sum256(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// SameTree fails t for every file or folder under root that is not as before recorded
+// it (Tree): nothing written, changed or removed.
+func SameTree(t testing.TB, root string, before map[string]string) {
+	t.Helper()
+	after := Tree(t, root)
+	for p, v := range before {
+		if w, ok := after[p]; !ok {
+			t.Errorf("%s was removed", p)
+		} else if w != v {
+			t.Errorf("%s changed", p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s was written", p)
 		}
 	}
 }
