@@ -275,15 +275,15 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		_ = s.SetPlanner(Name, nil)
 		return nil
 	}
-	err := s.SetPlanner(Name, func(pl *plan.Plan) error {
+	certsPlanner := func(pl *plan.Plan) error {
 		for _, c := range g.changes {
 			if err := pl.Create(c.Path, c.New, c.Mode, c.DirMode, c.Secret, strings.Join(c.Reasons, "; ")); err != nil {
 				return err
 			}
 		}
 		return dcerts.PlanManifests(pl, s.State, g.pairs)
-	})
-	if err != nil {
+	}
+	if err := s.SetPlanner(Name, certsPlanner); err != nil {
 		// A failing planner must not stay registered: every later rebuild would fail.
 		_ = s.SetPlanner(Name, nil)
 		return p.fail(err, "press e to change the answers, or fix the file named above")
@@ -292,6 +292,18 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 	if dcerts.Failed(p.planned) {
 		_ = s.SetPlanner(Name, nil)
 		return nil
+	}
+	// The file modes the checks ask for (keys and manifests 0600, the data dir 0700),
+	// planned as `plan` plans them, after the files this step writes.
+	planned := p.planned
+	if err := s.SetPlanner(Name, func(pl *plan.Plan) error {
+		if err := certsPlanner(pl); err != nil {
+			return err
+		}
+		return harden.PlanModes(pl, s.State, s.Checks, planned)
+	}); err != nil {
+		_ = s.SetPlanner(Name, nil)
+		return p.fail(err, "fix the file named above, then press e to plan again")
 	}
 	p.ok = true
 	s.Put(step.ValueCerts, &harden.CertsResult{Mode: harden.CertsMode(p.a.mode), Pairs: g.pairs, Generated: g.gen,

@@ -15,6 +15,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/render/plain"
+	"github.com/etcd-harden/etcd-harden/steps/audit"
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
@@ -378,5 +379,39 @@ func TestPathSuggestionsListPKIFiles(t *testing.T) {
 	}
 	if got := strings.Join(p.pathSuggestions(".key"), " "); got != "/etc/kubernetes/pki/etcd/server.key" {
 		t.Errorf("key suggestions = %q", got)
+	}
+}
+
+// TestPlansTheModesTheChecksAsk: the wizard plans the same file-mode fixes `plan` does
+// (CIS 1.1.7: etcd.yaml 0600), after the files the step writes, and REVIEW.md's checks
+// after the plan pass.
+func TestPlansTheModesTheChecksAsk(t *testing.T) {
+	root := steptest.Root(t, "unhardened")
+	if err := os.Chmod(filepath.Join(root, etcdRel), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := steptest.Session(t, root, maps.Clone(prefilled))
+	s.Checks = audit.Run(s.State, audit.Options{})
+	p := newStep()
+	if errs := steptest.Drive(t, p, s, p.Init(s)); len(errs) > 0 || !p.Ready() {
+		t.Fatalf("errors %+v, ready %v", errs, p.Ready())
+	}
+	var chmod *plan.Change
+	for i, c := range s.Plan.Changes {
+		if c.Path == etcdRel && c.ModeSet && c.Mode.Perm() == 0o600 {
+			chmod = s.Plan.Changes[i]
+		}
+	}
+	if chmod == nil {
+		t.Fatalf("no change sets %s to 0600; changes: %+v", etcdRel, s.Plan.Changes)
+	}
+	r, err := s.HardenResult(testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range r.After {
+		if c.ID == "1.1.7" && c.Status != audit.Pass {
+			t.Fatalf("1.1.7 after the plan: %s %s", c.Status, c.Detail)
+		}
 	}
 }
