@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
-	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
 func newEncryptionCmd(g *globalOptions) *cobra.Command {
@@ -71,12 +69,7 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 				}
 			}
 			// The connection check has its own few seconds; --timeout bounds the scan.
-			cli, err := conn.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			report, err := scanStatus(cmd.Context(), cli, conn, resources, config, timeout)
+			report, err := encryption.Scan(cmd.Context(), conn, resources, config, timeout)
 			if err != nil {
 				return err
 			}
@@ -113,27 +106,8 @@ func (g *globalOptions) etcdScanner(ctx context.Context) func([]string) (*encryp
 		if err != nil {
 			return nil, err
 		}
-		cli, err := conn.Client(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer cli.Close()
-		return scanStatus(ctx, cli, conn, resources, nil, time.Minute)
+		return encryption.Scan(ctx, conn, resources, nil, time.Minute)
 	}
-}
-
-// scanStatus scans within timeout; running out of it is said in words, with the flag.
-func scanStatus(ctx context.Context, cli *clientv3.Client, conn etcdconn.Conn, resources []string, config *encryption.Config, timeout time.Duration) (*encryption.StatusReport, error) {
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	report, err := encryption.Status(tctx, cli, resources, config, nil)
-	switch {
-	case err != nil && ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded):
-		return nil, fmt.Errorf("scanning etcd at %s did not finish within --timeout %s (%w); raise --timeout, or scan fewer --resources", conn.Endpoint(), timeout, err)
-	case err != nil:
-		return nil, fmt.Errorf("scanning etcd at %s: %w", conn.Endpoint(), err)
-	}
-	return report, nil
 }
 
 // printStatus shows the counts as facts and the verdict as checks.

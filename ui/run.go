@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -66,6 +69,13 @@ func Run(ctx context.Context, o Options) error {
 	s := NewSession(o.Layout, steps)
 	s.Answers = startAnswers(o)
 	s.Etcd = o.Etcd
+	s.ScanEtcd = func(resources []string) (*encryption.StatusReport, error) {
+		conn, err := etcdconn.Resolve(etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key), s.State)
+		if err != nil {
+			return nil, err
+		}
+		return encryption.Scan(ctx, conn, resources, nil, time.Minute)
+	}
 	if o.Lab != nil {
 		s.Values[step.ValueLab] = o.Lab
 	}

@@ -66,18 +66,11 @@ func scanStatus(ctx context.Context, s *step.Session) (*encryption.StatusReport,
 	if err != nil {
 		return nil, err
 	}
-	cli, err := conn.Client(ctx) // names a wrong endpoint or TLS file in seconds
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
 	resources, config := encryption.DefaultResources, (*encryption.Config)(nil)
 	if cur, err := encryption.Locate(st); err == nil && cur != nil && cur.Config != nil {
 		config, resources = cur.Config, cur.Config.Resources()
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	return encryption.Status(ctx, cli, resources, config, nil)
+	return encryption.Scan(ctx, conn, resources, config, time.Minute)
 }
 
 // savePlan writes the session's plan as `plan --out` does: patch, review, secrets.

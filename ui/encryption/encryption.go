@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ type Step struct {
 
 	located bool
 	cur     *enc.Current
+	inUse   inUse // the keys etcd's values were written with
 	a       answers
 	preset  map[string]bool // answers given before the step started: not asked
 	form    *huh.Form       // the terminal UI's form while it is being filled in
@@ -65,6 +67,40 @@ func New() *Step {
 type located struct {
 	cur *enc.Current
 	err error
+	inUse
+}
+
+// inUse is what etcd's values showed of the keys they were written with, scanned once
+// when the step starts, so that planning keeps every key a value needs.
+type inUse struct {
+	scanned []string // the resources scanned; nil when etcd was not asked
+	report  *enc.StatusReport
+	err     error
+}
+
+// scanResources are the resources scanned for keys in use: those the step offers and
+// those the config kube-apiserver points at encrypts.
+func scanResources(cur *enc.Current) []string {
+	out := []string{"secrets", "configmaps"}
+	if cur != nil && cur.Config != nil {
+		for _, r := range cur.Config.Resources() {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// scanFor answers planning's scan from the one made at the start; resources it did not
+// cover count as not checked, so every key found in the node's files is kept.
+func (u inUse) scanFor(resources []string) (*enc.StatusReport, error) {
+	for _, r := range resources {
+		if !slices.Contains(u.scanned, r) {
+			return nil, fmt.Errorf("etcd was scanned for %s only", strings.Join(u.scanned, ", "))
+		}
+	}
+	return u.report, u.err
 }
 
 var (
@@ -90,10 +126,15 @@ func (p *Step) Init(s *step.Session) tea.Cmd {
 	for k := range s.Answers {
 		p.preset[k] = true
 	}
-	state := s.State
+	state, scan := s.State, s.ScanEtcd
 	return func() tea.Msg {
 		cur, err := enc.Locate(state)
-		return located{cur: cur, err: err}
+		l := located{cur: cur, err: err}
+		if err == nil && scan != nil {
+			l.scanned = scanResources(cur)
+			l.report, l.inUse.err = scan(l.scanned)
+		}
+		return l
 	}
 }
 
@@ -122,7 +163,7 @@ func (p *Step) onLocated(s *step.Session, msg located) tea.Cmd {
 	if msg.err != nil {
 		return p.fail(msg.err, locateFix(msg.err))
 	}
-	p.cur = msg.cur
+	p.cur, p.inUse = msg.cur, msg.inUse
 	p.defaults()
 	if err := p.a.prefill(s.Answers); err != nil {
 		return p.fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
@@ -234,6 +275,9 @@ func (p *Step) options(now time.Time) enc.Options {
 	o := enc.Options{
 		Provider: p.a.provider, Resources: p.a.allResources(), KeyName: p.a.keyName,
 		Rotate: p.a.rotate, AutomaticReload: p.a.autoReload, Now: now,
+	}
+	if p.inUse.scanned != nil {
+		o.ScanEtcd = p.inUse.scanFor
 	}
 	if o.Provider == enc.KMS {
 		o.KMS = enc.KMSOptions{Name: p.a.kmsName, Endpoint: p.a.kmsEndpoint}

@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -16,8 +17,10 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	enc "github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
@@ -394,4 +397,39 @@ func TestWarnsAboutTheFlagInEtcdYAML(t *testing.T) {
 	if !strings.Contains(v, "[WARN]") || !strings.Contains(v, "belongs to kube-apiserver") {
 		t.Fatalf("the view does not warn about the flag:\n%s", v)
 	}
+}
+
+// TestWizardAsksEtcdForTheKeysInUse: the wizard scans etcd once, through the one
+// connection check, before it plans a config. Values written with a key that no config on
+// the node holds make it refuse, naming the key; a kept config with the key plans fine.
+func TestWizardAsksEtcdForTheKeysInUse(t *testing.T) {
+	srv := testetcd.Start(t, testetcd.Options{TLS: true})
+	cli := srv.Client(t)
+	for i := range 3 {
+		k := fmt.Sprintf("/registry/secrets/default/s%d", i)
+		if _, err := cli.Put(context.Background(), k, "k8s:enc:secretbox:v1:key-gone:\x00sealed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
+	root := steptest.Root(t, "unhardened")
+	before := steptest.Tree(t, root)
+	s := steptest.Session(t, root, maps.Clone(prefilled))
+	scans := 0
+	s.ScanEtcd = func(resources []string) (*enc.StatusReport, error) {
+		scans++
+		return enc.Scan(context.Background(), conn, resources, nil, time.Minute)
+	}
+	p := newStep()
+	errs := steptest.Drive(t, p, s, p.Init(s))
+	if len(errs) == 0 || !strings.Contains(errs[0].What, "key-gone") || !strings.Contains(errs[0].What, "3 values") || p.Ready() {
+		t.Fatalf("want a refusal naming the key etcd uses; errors %+v, ready %v", errs, p.Ready())
+	}
+	if len(s.Plan.Changes) != 0 {
+		t.Fatalf("the plan holds %d changes after the refusal", len(s.Plan.Changes))
+	}
+	if scans != 1 {
+		t.Fatalf("etcd scanned %d times; want once, when the step starts", scans)
+	}
+	steptest.SameTree(t, root, before)
 }

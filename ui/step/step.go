@@ -36,6 +36,10 @@ type Session struct {
 	Answers map[string]string
 	// Etcd is how to reach etcd as a client, from the flags or the manifests.
 	Etcd EtcdClient
+	// ScanEtcd counts how etcd holds the values of resources (the status scan, through
+	// the one connection check), so that planning keeps every key a value needs. Nil
+	// when the run has no etcd to ask (step tests).
+	ScanEtcd func(resources []string) (*encryption.StatusReport, error)
 	// Values lets steps hand results to later steps (e.g. the apply's backup folder).
 	Values map[string]any
 
