@@ -84,6 +84,12 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 		}
 		fmt.Fprintln(errOut, "lab: "+line)
 	}
+	// A bad answers file is refused before the lab lays out anything or starts etcd.
+	if g.answers != "" {
+		if _, err := ui.LoadAnswers(g.answers); err != nil {
+			return &usageError{err}
+		}
+	}
 	l, err := lab.Start(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)

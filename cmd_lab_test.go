@@ -76,3 +76,20 @@ func TestLabEnvAfterHardening(t *testing.T) {
 		}
 	}
 }
+
+// TestLabRefusesBadAnswersFirst: a bad answers file is refused before the lab lays out
+// its folder or starts etcd.
+func TestLabRefusesBadAnswersFirst(t *testing.T) {
+	answers := filepath.Join(t.TempDir(), "answers.yaml")
+	if err := os.WriteFile(answers, []byte("backup.keep: seven\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "lab")
+	code, out, errOut := cli(t, "lab", "--plain", "--dir", dir, "--answers", answers)
+	if code != exitUsage || !strings.Contains(errOut, `backup.keep "seven": give a whole number`) || strings.Contains(errOut, "lab: root") {
+		t.Errorf("lab --answers with backup.keep: seven: exit %d, want %d before the lab starts\n%s%s", code, exitUsage, out, errOut)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the lab laid out %s: %v", dir, err)
+	}
+}
