@@ -2,9 +2,7 @@ package review
 
 import (
 	"context"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -83,40 +81,3 @@ func newDriver(t *testing.T, m *Step, s *step.Session) *steptest.Driver {
 	return d
 }
 
-// snapshot is every file and folder under root: mode and content.
-func snapshot(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		if e.IsDir() {
-			out[p] = info.Mode().String()
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		out[p] = info.Mode().String() + " " + string(data)
-		return err
-	})
-	must(t, err)
-	return out
-}
-
-func sameFiles(t *testing.T, before, after map[string]string) {
-	t.Helper()
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("%s changed", p)
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s was written", p)
-		}
-	}
-}

@@ -231,18 +231,18 @@ func TestApplyWritesFiles(t *testing.T) {
 		t.Error("a and s are still offered after the apply")
 	}
 	// Once applied, a and s do nothing.
-	before := snapshot(t, root)
+	before := steptest.Tree(t, root)
 	d.Press("a", "s")
 	if m.form != nil {
 		t.Fatal("a opened a question after the apply")
 	}
-	sameFiles(t, before, snapshot(t, root))
+	steptest.SameTree(t, root, before)
 }
 
 func TestApplyNotNow(t *testing.T) {
 	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
-	before := snapshot(t, root)
+	before := steptest.Tree(t, root)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
 	d.Run(func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
@@ -261,7 +261,7 @@ func TestApplyNotNow(t *testing.T) {
 			t.Fatalf("%v: not back at the preview:\n%s", keys, v)
 		}
 	}
-	sameFiles(t, before, snapshot(t, root))
+	steptest.SameTree(t, root, before)
 	if _, ok := s.Values[step.ValueReview]; ok {
 		t.Error("a result was kept though nothing was done")
 	}
@@ -275,7 +275,7 @@ func TestApplyNotNow(t *testing.T) {
 func TestSaveWritesPlan(t *testing.T) {
 	root := steptest.NodeRoot(t, "unhardened")
 	s := newSession(t, root, nil)
-	before := snapshot(t, root)
+	before := steptest.Tree(t, root)
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
 	d.Press("s")
@@ -307,7 +307,7 @@ func TestSaveWritesPlan(t *testing.T) {
 	if !bytes.Equal(patch, s.Plan.Patch()) {
 		t.Error("changes.patch is not the plan's patch")
 	}
-	sameFiles(t, before, snapshot(t, root)) // saving writes nothing under the root
+	steptest.SameTree(t, root, before) // saving writes nothing under the root
 
 	res, _ := s.Values[step.ValueReview].(*Result)
 	if res == nil || res.Action != ActionSave || res.SavedDir != dir {
@@ -327,7 +327,7 @@ func TestSaveRefusesUsedFolder(t *testing.T) {
 	must(t, os.MkdirAll(used, 0o755))
 	must(t, os.WriteFile(filepath.Join(used, "todo.txt"), []byte("mine\n"), 0o644))
 	s := newSession(t, root, map[string]string{AnswerDir: used})
-	before := snapshot(t, ".")
+	before := steptest.Tree(t, ".")
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
 	d.Press("s", "enter")
@@ -344,7 +344,7 @@ func TestSaveRefusesUsedFolder(t *testing.T) {
 	if m.Ready() || m.result != nil {
 		t.Fatal("ready after a failed save")
 	}
-	sameFiles(t, before, snapshot(t, "."))
+	steptest.SameTree(t, ".", before)
 
 	// Another folder works.
 	d.Press("s", "ctrl+u")
@@ -363,7 +363,7 @@ func TestApplyRefusesChangedNode(t *testing.T) {
 	etcd := filepath.Join(root, "etc", "kubernetes", "manifests", discover.EtcdFile)
 	data, _ := os.ReadFile(etcd)
 	must(t, os.WriteFile(etcd, append(data, "# edited by hand\n"...), 0o600))
-	before := snapshot(t, root)
+	before := steptest.Tree(t, root)
 
 	m := New(applyFiles, savePlan)
 	d := newDriver(t, m, s)
@@ -377,7 +377,7 @@ func TestApplyRefusesChangedNode(t *testing.T) {
 	if m.Ready() || m.result != nil || m.running {
 		t.Fatal("the step counts a failed apply as done")
 	}
-	sameFiles(t, before, snapshot(t, root))
+	steptest.SameTree(t, root, before)
 }
 
 // TestCancelWaitsForRollback: quitting while an apply runs returns only once the apply
@@ -447,7 +447,7 @@ func TestNothingToChange(t *testing.T) {
 	if m.Keys() != nil || m.Form(s) != nil {
 		t.Error("keys or questions with nothing to change")
 	}
-	before := snapshot(t, root)
+	before := steptest.Tree(t, root)
 	d.Press("a", "s")
 	if m.form != nil || len(d.Errs) > 0 {
 		t.Fatal("a or s did something with nothing to change")
@@ -456,7 +456,7 @@ func TestNothingToChange(t *testing.T) {
 	if err := m.RunPlain(context.Background(), s, nil, &out); err != nil || out.Len() > 0 {
 		t.Fatalf("RunPlain: %v, %q", err, out.String())
 	}
-	sameFiles(t, before, snapshot(t, root))
+	steptest.SameTree(t, root, before)
 }
 
 // runPlain runs the step as ui.Plain does: Init, the diff, the questions still open
@@ -541,7 +541,7 @@ func TestPlainAsksWhatToDo(t *testing.T) {
 				answers = map[string]string{AnswerDir: dir}
 			}
 			s := newSession(t, root, answers)
-			before := snapshot(t, root)
+			before := steptest.Tree(t, root)
 			m := New(applyFiles, savePlan)
 			out, err := runPlain(t, m, s, strings.ReplaceAll(c.input, "PLAN", dir))
 			if err != nil {
@@ -556,12 +556,11 @@ func TestPlainAsksWhatToDo(t *testing.T) {
 			if m.action != c.action || !m.Ready() {
 				t.Fatalf("action %q ready %v, want %q", m.action, m.Ready(), c.action)
 			}
-			after := snapshot(t, root)
 			if _, err := os.Stat(filepath.Join(root, "etc", "kubernetes", "pki", "etcd", "ca.crt")); (err == nil) != c.written {
 				t.Errorf("ca.crt written: %v, want %v", err == nil, c.written)
 			}
 			if !c.written {
-				sameFiles(t, before, after)
+				steptest.SameTree(t, root, before)
 			}
 			_, err = os.Stat(filepath.Join(dir, harden.PatchFile))
 			if (err == nil) != (c.action == ActionSave) {
@@ -586,7 +585,7 @@ func TestPlainNeverActsOnADefault(t *testing.T) {
 			root := steptest.NodeRoot(t, "unhardened")
 			dir := filepath.Join(t.TempDir(), "saved")
 			s := newSession(t, root, nil)
-			before := snapshot(t, root)
+			before := steptest.Tree(t, root)
 			m := New(applyFiles, savePlan)
 			out, err := runPlainFrom(t, m, s, strings.NewReader(c.input))
 			if !errors.Is(err, step.ErrEndOfInput) {
@@ -598,7 +597,7 @@ func TestPlainNeverActsOnADefault(t *testing.T) {
 			if m.Ready() || s.Values[step.ValueReview] != nil {
 				t.Error("the step acted on end of input")
 			}
-			sameFiles(t, before, snapshot(t, root))
+			steptest.SameTree(t, root, before)
 			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a plan folder was written: %v", err)
 			}
@@ -639,18 +638,18 @@ func TestPlainPrefilled(t *testing.T) {
 	t.Run("none", func(t *testing.T) {
 		root := steptest.NodeRoot(t, "unhardened")
 		s := newSession(t, root, map[string]string{AnswerAction: ActionNone})
-		before := snapshot(t, root)
+		before := steptest.Tree(t, root)
 		m := New(applyFiles, savePlan)
 		out, err := runPlain(t, m, s, "")
 		if err != nil || !strings.HasSuffix(out, "Nothing was written.\n") || !m.Ready() {
 			t.Fatalf("err %v, ready %v:\n%s", err, m.Ready(), out)
 		}
-		sameFiles(t, before, snapshot(t, root))
+		steptest.SameTree(t, root, before)
 	})
 	t.Run("unknown", func(t *testing.T) {
 		root := steptest.NodeRoot(t, "unhardened")
 		s := newSession(t, root, map[string]string{AnswerAction: "yes"})
-		before := snapshot(t, root)
+		before := steptest.Tree(t, root)
 		m := New(applyFiles, savePlan)
 		_, err := runPlain(t, m, s, "")
 		if err == nil || !strings.Contains(err.Error(), `review.action "yes"`) || !strings.Contains(err.Error(), "apply, save or none") {
@@ -659,7 +658,7 @@ func TestPlainPrefilled(t *testing.T) {
 		if m.Ready() {
 			t.Error("ready after an unknown action")
 		}
-		sameFiles(t, before, snapshot(t, root))
+		steptest.SameTree(t, root, before)
 	})
 	t.Run("apply fails", func(t *testing.T) {
 		s := newSession(t, steptest.NodeRoot(t, "unhardened"), map[string]string{AnswerAction: ActionApply})
