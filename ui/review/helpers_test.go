@@ -80,4 +80,3 @@ func newDriver(t *testing.T, m *Step, s *step.Session) *steptest.Driver {
 	d.Run(m.Init(s))
 	return d
 }
-
