@@ -9,7 +9,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/ui/preflight"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 func newAuditCmd(g *globalOptions) *cobra.Command {
@@ -39,7 +39,7 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
 			if output == "json" {
 				err = printJSON(out, checks)
 			} else {
-				_, err = fmt.Fprintln(out, preflight.Headline(checks)+"\n"+g.renderer(out).Checks(preflight.RenderChecks(checks), 0))
+				_, err = fmt.Fprintln(out, view.Headline(checks)+"\n"+g.renderer(out).Checks(view.Checks(checks), 0))
 			}
 			if err != nil {
 				return err

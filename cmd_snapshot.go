@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
-	"github.com/etcd-harden/etcd-harden/ui/backup"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 func newSnapshotCmd(g *globalOptions) *cobra.Command {
@@ -28,9 +27,6 @@ func newSnapshotCmd(g *globalOptions) *cobra.Command {
 	cmd.AddCommand(newSnapshotTestCmd(g))
 	return cmd
 }
-
-// errTimedOut marks a test stopped by --timeout.
-var errTimedOut = errors.New("the test did not finish within")
 
 // snapshotTestOptions are the flags of `snapshot test`.
 type snapshotTestOptions struct {
@@ -73,20 +69,21 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 	f.StringVar(&o.dest, "dest", "", "Folder to keep snapshots in (required; made with mode 0700 when missing)")
 	f.StringVarP(&o.output, "output", "o", "", "Output format: json or text")
 	f.StringVar(&o.name, "name", "", "Name of the snapshot file, without .db (default etcd-snapshot-<UTC time>)")
-	f.DurationVar(&o.timeout, "timeout", backup.DefaultTimeout, "Give up when the save and verification take longer")
+	f.DurationVar(&o.timeout, "timeout", snapshot.DefaultTimeout, "Give up when the save and verification take longer")
 	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
-	f.IntVar(&o.keep, "keep", backup.DefaultKeep, "How many snapshots the schedule keeps")
+	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "How many snapshots the schedule keeps")
 	return cmd
 }
 
 func (o *snapshotTestOptions) validate() error {
+	schedErr := snapshot.CheckSchedule(o.schedule)
 	switch {
 	case o.dest == "":
 		return &usageError{errors.New("--dest is required: the folder to keep snapshots in")}
 	case o.output != "" && o.output != "json" && o.output != "text":
 		return &usageError{fmt.Errorf("--output %q: use json or text", o.output)}
-	case !slices.Contains(backup.Schedules, o.schedule):
-		return &usageError{fmt.Errorf("--schedule %q: use one of %s", o.schedule, strings.Join(backup.Schedules, ", "))}
+	case schedErr != nil:
+		return &usageError{fmt.Errorf("--schedule %q: %w", o.schedule, schedErr)}
 	case o.keep < 1:
 		return &usageError{fmt.Errorf("--keep %d: keep at least 1 snapshot", o.keep)}
 	case o.timeout <= 0:
@@ -107,7 +104,7 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 	if err != nil {
 		return err
 	}
-	cfg, err := conn.ClientConfig()
+	test, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: o.dest, Name: o.name, Timeout: o.timeout, Schedule: o.schedule, Keep: o.keep})
 	if err != nil {
 		return err
 	}
@@ -116,21 +113,13 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 			return fmt.Errorf("--name %s: %s already exists; choose another name (nothing was written)", o.name, final)
 		}
 	}
-	opts := snapshot.TestOptions{Client: cfg, Dest: o.dest, DataDir: etcdconn.DataDir(st), Name: o.name}
-	if o.schedule != "none" {
-		so := &snapshot.ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: o.dest, Keep: o.keep}
-		if st != nil {
-			so.Image = st.Etcd.Image
-		}
-		opts.Schedule = so
+	var progress func(snapshot.Progress)
+	if isTerminal(errOut) {
+		progress = terminalProgress(errOut)
 	}
-	// A wrong endpoint or TLS file is named in seconds, before the destination is touched
-	// and before --timeout starts: it bounds the test, not the dial.
-	var rep *snapshot.Report
-	if err = conn.Check(ctx); err != nil {
-		rep = &snapshot.Report{Dest: o.dest, Error: err.Error()}
-	} else {
-		rep, err = testSnapshot(ctx, opts, o.timeout, errOut)
+	rep, err := test.Run(ctx, progress)
+	if progress != nil {
+		fmt.Fprint(errOut, "\r\033[K")
 	}
 	if o.output == "json" {
 		if perr := printJSON(out, rep); perr != nil {
@@ -150,38 +139,19 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 	return nil
 }
 
-// testSnapshot runs the test within timeout, with a progress line on a terminal.
-func testSnapshot(ctx context.Context, opts snapshot.TestOptions, timeout time.Duration, errOut io.Writer) (*snapshot.Report, error) {
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var progress func(snapshot.Progress)
-	if isTerminal(errOut) {
-		progress = terminalProgress(errOut)
-	}
-	rep, err := snapshot.Test(tctx, opts, progress)
-	if progress != nil {
-		fmt.Fprint(errOut, "\r\033[K")
-	}
-	if err != nil && errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		err = fmt.Errorf("%w %s (--timeout): %w", errTimedOut, timeout, err)
-		rep.Error = err.Error()
-	}
-	return rep, err
-}
-
 // printSnapshotReport writes the facts, the checks, the error that stopped the test and
 // the schedule, each a block of the renderer.
 func printSnapshotReport(g *globalOptions, out io.Writer, rep *snapshot.Report, endpoint string, o *snapshotTestOptions, testErr error) error {
 	r := g.renderer(out)
-	blocks := []string{r.Facts(backup.ReportFacts(rep, endpoint, o.dest, nil), 0)}
-	if cs := backup.ReportChecks(rep); len(cs) > 0 {
+	blocks := []string{r.Facts(view.SnapshotFacts(rep, endpoint, o.dest), 0)}
+	if cs := view.SnapshotChecks(rep); len(cs) > 0 {
 		blocks = append(blocks, r.Checks(cs, 0))
 	}
 	if testErr != nil {
 		e := snapshotErrorView(testErr, rep, endpoint, o.dest)
 		blocks = append(blocks, r.Error(e, 0))
 	} else {
-		blocks = append(blocks, backup.ScheduleBlocks(r, 0, rep.Schedule, o.schedule, nil)...)
+		blocks = append(blocks, view.ScheduleBlocks(r, 0, rep, o.schedule)...)
 	}
 	_, err := fmt.Fprintln(out, strings.Join(blocks, "\n\n"))
 	return err
@@ -205,7 +175,7 @@ func snapshotErrorView(err error, rep *snapshot.Report, endpoint, dest string) r
 		if rep != nil && rep.Verification != nil {
 			e.Path = rep.Verification.CorruptPath
 		}
-	case errors.Is(err, errTimedOut):
+	case errors.Is(err, snapshot.ErrTimedOut):
 		e.Fix = "etcd answered too slowly: try again when it is less busy, or raise --timeout"
 	}
 	return e

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -360,18 +361,7 @@ func (l *Lab) writeStateAt(stopped time.Time) error {
 	s := State{PID: os.Getpid(), EtcdPID: pid, Endpoint: endpoint, Root: l.root,
 		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started, Stopped: stopped}
 	data, _ := json.MarshalIndent(s, "", "  ")
-	return writeFileAtomic(filepath.Join(l.root, filepath.FromSlash(StateFile)), append(data, '\n'), 0o644)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(filepath.Join(l.root, filepath.FromSlash(StateFile)), append(data, '\n'), 0o644, atomicfile.Options{})
 }
 
 // RegistryDir is where a running lab leaves a pointer to its root ("current"):
@@ -387,7 +377,7 @@ func (l *Lab) writePointer() error {
 	if err := os.MkdirAll(l.registry, 0o700); err != nil {
 		return fmt.Errorf("record the running lab in %s: %w", l.registry, err)
 	}
-	return writeFileAtomic(filepath.Join(l.registry, "current"), []byte(l.root+"\n"), 0o600)
+	return atomicfile.Write(filepath.Join(l.registry, "current"), []byte(l.root+"\n"), 0o600, atomicfile.Options{})
 }
 
 // removePointer removes the registry pointer if it still points at this lab.

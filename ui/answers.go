@@ -14,6 +14,7 @@ import (
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/backup"
 	uicerts "github.com/etcd-harden/etcd-harden/ui/certs"
 	uienc "github.com/etcd-harden/etcd-harden/ui/encryption"
@@ -63,7 +64,7 @@ func answerRules() map[string]answerRule {
 		review.AnswerDir:    {read: check(nonEmpty("a folder for the plan, e.g. ./etcd-harden-plan"))},
 
 		backup.KeyDest:     {read: check(backup.CheckDest)},
-		backup.KeySchedule: {read: oneOf(backup.Schedules...)},
+		backup.KeySchedule: {read: oneOf(snapshot.Schedules...)},
 		backup.KeyKeep:     {read: check(backup.CheckKeep)},
 		backup.KeyWrite:    {read: boolean, yes: "true"},
 		backup.KeySkip:     {read: boolean},

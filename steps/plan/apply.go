@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-)
 
-// tempMark is part of every temporary file name Apply and Restore create next to a
-// target. Temp names start with a dot, which kubelet skips in the manifests folder.
-const tempMark = ".etcd-harden-tmp-"
+	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
+)
 
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
@@ -253,7 +251,7 @@ func mkdirs(root, rel string, mode fs.FileMode, hook func(string)) ([]string, er
 		if err := os.Chmod(cur, mode); err != nil { // Mkdir's mode went through the umask
 			return made, fmt.Errorf("set mode of folder %s: %w", cur, err)
 		}
-		if err := syncDir(parent); err != nil {
+		if err := atomicfile.SyncDir(parent); err != nil {
 			return made, err
 		}
 		made = append(made, cur)
@@ -262,48 +260,13 @@ func mkdirs(root, rel string, mode fs.FileMode, hook func(string)) ([]string, er
 	return made, nil
 }
 
-// writeAtomic replaces file with data: temp file in the same folder, write, chmod,
-// chown (when own has ids), fsync, rename, fsync of the folder. rel names the file for
-// the hook.
+// writeAtomic replaces file with data (atomicfile.Write) and gives it its owner when own
+// has ids. rel names the file for the hook ("write:temp <rel>", …).
 func writeAtomic(file string, data []byte, mode fs.FileMode, own owner, rel string, hook func(string)) error {
-	dir, base := filepath.Split(file)
-	f, err := os.CreateTemp(dir, "."+base+tempMark+"*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fail(err)
-	}
-	if err := chown(f, own); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	hook("write:temp " + rel)
-	if err := os.Rename(tmp, file); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	hook("write:rename " + rel)
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	hook("write:synced " + rel)
-	return nil
+	return atomicfile.Write(file, data, mode, atomicfile.Options{
+		Prepare: func(f *os.File) error { return chown(f, own) },
+		Hook:    func(point string) { hook("write:" + point + " " + rel) },
+	})
 }
 
 // chmodSynced sets the mode of an existing file or folder in place and syncs it, so
@@ -322,18 +285,5 @@ func chmodSynced(file string, mode fs.FileMode, rel string, hook func(string)) e
 		return fmt.Errorf("change the mode of %s: %w", file, err)
 	}
 	hook("write:chmod " + rel)
-	return nil
-}
-
-// syncDir makes a folder's entries (a rename, a new file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
 	return nil
 }

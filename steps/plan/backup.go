@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
 )
 
 // IndexName is the file in a backup folder that lists the changes; a folder without
@@ -114,7 +116,7 @@ func (p *Plan) writeBackup(backupRoot string, now time.Time, ts []target, hook f
 		if rerr := os.RemoveAll(dir); rerr != nil {
 			return nil, fmt.Errorf("%w; the unfinished backup folder %s could not be removed (%v): delete it by hand", err, dir, rerr)
 		}
-		_ = syncDir(backupRoot)
+		_ = atomicfile.SyncDir(backupRoot)
 		return nil, fmt.Errorf("%w; the unfinished backup folder %s was removed", err, dir)
 	}
 	return b, nil
@@ -152,7 +154,7 @@ func (p *Plan) fillBackup(dir string, now time.Time, ts []target, hook func(stri
 		b.Files = append(b.Files, f)
 	}
 	for d := range synced {
-		if err := syncDir(d); err != nil {
+		if err := atomicfile.SyncDir(d); err != nil {
 			return nil, err
 		}
 	}
@@ -182,7 +184,7 @@ func newBackupDir(backupRoot string, now time.Time) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("create backup folder %s: %w", dir, err)
 		}
-		if err := syncDir(backupRoot); err != nil {
+		if err := atomicfile.SyncDir(backupRoot); err != nil {
 			return "", err
 		}
 		return dir, nil
@@ -425,7 +427,7 @@ func restoreOne(root string, b *Backup, f BackupFile) error {
 		return err
 	}
 	file := diskPath(root, rel)
-	removeTemps(file)
+	atomicfile.RemoveTemps(file)
 	info, err := lstatUnder(root, rel)
 	if err != nil {
 		return err
@@ -449,7 +451,7 @@ func restoreOne(root string, b *Backup, f BackupFile) error {
 		if err := os.Remove(file); err != nil {
 			return fmt.Errorf("remove %s: %w", file, err)
 		}
-		return syncDir(filepath.Dir(file))
+		return atomicfile.SyncDir(filepath.Dir(file))
 	}
 	data, err := os.ReadFile(filepath.Join(b.Dir, filepath.FromSlash(f.Copy)))
 	if err != nil {
@@ -505,20 +507,6 @@ func verify(root string, b *Backup) []error {
 		}
 	}
 	return errs
-}
-
-// removeTemps deletes temp files a killed Apply or Restore left next to file.
-func removeTemps(file string) {
-	dir, base := filepath.Split(file)
-	matches, _ := filepath.Glob(filepath.Join(dir, "."+globEscape(base)+tempMark+"*"))
-	for _, m := range matches {
-		os.Remove(m)
-	}
-}
-
-func globEscape(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
-	return r.Replace(s)
 }
 
 func fileHash(file string) (string, error) {

@@ -1,7 +1,8 @@
 // Package snapshot is step 4, the backup destination test: it checks where snapshots go,
 // takes one over mutual TLS, verifies it right away (trailer, bbolt, status, a restore
-// rehearsal) and writes a schedule the user can copy. It returns data and reports progress
-// through a callback; it never prints.
+// rehearsal) and suggests a schedule, written into the destination when asked. NewJob and
+// Job.Run are the test as both doors run it (`snapshot test` and the wizard's backup
+// step). It returns data and reports progress through a callback; it never prints.
 package snapshot
 
 import (

@@ -17,6 +17,8 @@ type Report struct {
 	Save         *Result        `json:"save,omitempty"`
 	Verification *Verification  `json:"verification,omitempty"`
 	Schedule     *ScheduleFiles `json:"schedule,omitempty"`
+	// ScheduleWritten are the schedule files written into Dest (Request.Write).
+	ScheduleWritten []string `json:"scheduleWritten,omitempty"`
 	// Error is the error that stopped the test, as text; "" when it passed.
 	Error string `json:"error,omitempty"`
 }

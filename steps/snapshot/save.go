@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
@@ -145,7 +146,7 @@ func Save(ctx context.Context, cfg clientv3.Config, dest, name string, progress 
 	if err = os.Rename(part, final); err != nil {
 		return nil, fmt.Errorf("rename %s to %s: %w (the partial file was removed)", part, final, err)
 	}
-	syncDir(dest)
+	_ = atomicfile.SyncDir(dest) // the snapshot is good; a failed folder sync is not worth failing it for
 	res.Size, res.Duration = n, time.Since(start)
 	res.Speed = rate(n, res.Duration)
 	w.report(true)
@@ -204,14 +205,6 @@ func rate(n int64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
-}
-
-// syncDir makes a rename durable; a failure here is not worth failing a good snapshot for.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // withNopLogger keeps the client quiet: its default logger writes to stderr.

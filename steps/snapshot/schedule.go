@@ -2,11 +2,15 @@ package snapshot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/template"
+
+	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
 )
 
 // ScheduleOptions fill the schedule templates with this node's paths and endpoint.
@@ -243,3 +247,57 @@ Unit={{.Name}}.service
 [Install]
 WantedBy=timers.target
 `))
+
+// Schedules are the schedules a test can suggest: none, a Kubernetes CronJob, systemd
+// units, or both.
+var Schedules = []string{"none", "cronjob", "systemd", "both"}
+
+// DefaultKeep is how many snapshots a schedule keeps unless told otherwise.
+const DefaultKeep = 7
+
+// CheckSchedule says whether which is one of Schedules.
+func CheckSchedule(which string) error {
+	if !slices.Contains(Schedules, which) {
+		return fmt.Errorf("use one of %s", strings.Join(Schedules, ", "))
+	}
+	return nil
+}
+
+// Names of the schedule files WriteSchedule writes into the destination.
+const (
+	CronJobFile = "etcd-snapshot-cronjob.yaml"
+	ServiceFile = "etcd-snapshot.service"
+	TimerFile   = "etcd-snapshot.timer"
+)
+
+// ErrScheduleExists is wrapped by WriteSchedule's error when a schedule file is already
+// there with other content.
+var ErrScheduleExists = errors.New("exists with other content and was not overwritten")
+
+// WriteSchedule writes the schedule files of which ("cronjob", "systemd" or "both") into
+// dest, each atomically with mode 0600, and returns their paths. A file that is already
+// there with other content is left alone and is an error, so that an edited copy is never
+// lost.
+func WriteSchedule(dest, which string, f *ScheduleFiles) ([]string, error) {
+	var files []struct{ name, text string }
+	if which == "cronjob" || which == "both" {
+		files = append(files, struct{ name, text string }{CronJobFile, f.CronJob})
+	}
+	if which == "systemd" || which == "both" {
+		files = append(files,
+			struct{ name, text string }{ServiceFile, f.SystemdService},
+			struct{ name, text string }{TimerFile, f.SystemdTimer})
+	}
+	var written []string
+	for _, file := range files {
+		path := filepath.Join(dest, file.name)
+		if old, err := os.ReadFile(path); err == nil && string(old) != file.text {
+			return written, fmt.Errorf("%s %w: remove or rename it", path, ErrScheduleExists)
+		}
+		if err := atomicfile.Write(path, []byte(file.text), 0o600, atomicfile.Options{}); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/huh/v2"
 
+	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
@@ -33,12 +34,6 @@ const (
 // constants for each key's values.
 var AnswerKeys = []string{KeyDest, KeySchedule, KeyKeep, KeyWrite, KeySkip}
 
-// Schedules are the values of backup.schedule.
-var Schedules = []string{"none", "cronjob", "systemd", "both"}
-
-// DefaultKeep is how many snapshots a schedule keeps unless backup.keep says otherwise.
-const DefaultKeep = 7
-
 // answers are the step's answers, with which of them are known.
 type answers struct {
 	dest     string
@@ -58,7 +53,7 @@ func DefaultDest(s *step.Session) string {
 
 // readAnswers takes the prefilled answers of s; a bad value is an error naming its key.
 func readAnswers(s *step.Session) (answers, error) {
-	a := answers{dest: DefaultDest(s), schedule: "none", keep: DefaultKeep, keepText: strconv.Itoa(DefaultKeep)}
+	a := answers{dest: DefaultDest(s), schedule: "none", keep: snapshot.DefaultKeep, keepText: strconv.Itoa(snapshot.DefaultKeep)}
 	if v, ok := s.Answer(KeySkip); ok {
 		b, err := parseBool(KeySkip, v)
 		if err != nil {
@@ -73,7 +68,7 @@ func readAnswers(s *step.Session) (answers, error) {
 		a.dest, a.hasDest = filepath.Clean(v), true
 	}
 	if v, ok := s.Answer(KeySchedule); ok {
-		if err := validSchedule(v); err != nil {
+		if err := snapshot.CheckSchedule(v); err != nil {
 			return a, fmt.Errorf("%s %q: %w", KeySchedule, v, err)
 		}
 		a.schedule, a.hasSchedule = v, true
@@ -191,15 +186,6 @@ func validDest(v string) error {
 		return fmt.Errorf("give an absolute folder, e.g. /var/backups/etcd")
 	}
 	return nil
-}
-
-func validSchedule(v string) error {
-	for _, s := range Schedules {
-		if v == s {
-			return nil
-		}
-	}
-	return fmt.Errorf("use one of %s", strings.Join(Schedules, ", "))
 }
 
 func parseKeep(v string) (int, error) {

@@ -35,9 +35,6 @@ import (
 // Name is the step's name in the wizard's order.
 const Name = "backup"
 
-// DefaultTimeout bounds a test: the save and the verification together.
-const DefaultTimeout = 5 * time.Minute
-
 // ValueKey is the Session.Values key under which the step leaves its Outcome.
 const ValueKey = "backup"
 
@@ -52,7 +49,7 @@ type Outcome struct {
 
 // Options tune the step; the zero value is what the wizard uses.
 type Options struct {
-	// Timeout bounds the test (DefaultTimeout when 0).
+	// Timeout bounds the test (snapshot.DefaultTimeout when 0).
 	Timeout time.Duration
 	// Name is the test snapshot's name (snapshot.DefaultName(now) when "").
 	Name string
@@ -86,10 +83,9 @@ type Step struct {
 	bar      progress.Model
 	spin     spinner.Model
 
-	conn    etcdconn.Conn
-	report  *snapshot.Report
-	err     error
-	written []string
+	conn   etcdconn.Conn
+	report *snapshot.Report
+	err    error
 }
 
 var (
@@ -104,9 +100,6 @@ func New() *Step { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the backup step with o.
 func NewWithOptions(o Options) *Step {
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
 	return &Step{
 		opts: o,
 		bar:  progress.New(progress.WithWidth(40), progress.WithoutPercentage()),
@@ -243,7 +236,7 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 
 func (p *Step) skip(s *step.Session) {
 	p.phase = phaseSkipped
-	p.report, p.err, p.written = nil, nil, nil
+	p.report, p.err = nil, nil
 	if s.Values != nil {
 		s.Put(ValueKey, Outcome{Skipped: true})
 	}
@@ -252,7 +245,7 @@ func (p *Step) skip(s *step.Session) {
 // finish records the end of a run; a failure goes to the shell's error view too.
 func (p *Step) finish(s *step.Session, d doneMsg) tea.Cmd {
 	p.phase, p.cancel = phaseDone, nil
-	p.report, p.err, p.written = d.report, d.err, d.written
+	p.report, p.err = d.report, d.err
 	if d.err != nil {
 		if s.Values != nil {
 			delete(s.Values, ValueKey)
@@ -261,7 +254,7 @@ func (p *Step) finish(s *step.Session, d doneMsg) tea.Cmd {
 		return func() tea.Msg { return step.ErrorMsg{Err: e} }
 	}
 	if s.Values != nil {
-		s.Put(ValueKey, Outcome{Report: d.report, ScheduleFiles: d.written})
+		s.Put(ValueKey, Outcome{Report: d.report, ScheduleFiles: d.report.ScheduleWritten})
 	}
 	return nil
 }
@@ -344,7 +337,7 @@ func (p *Step) errorKind() (path, fix string) {
 		return path, "the snapshot was moved aside; check the disk and etcd's health, " + again
 	case errors.Is(p.err, context.Canceled):
 		return p.conn.Endpoint(), "the test was cancelled and its partial file removed; " + again
-	case errors.Is(p.err, errTimedOut):
+	case errors.Is(p.err, snapshot.ErrTimedOut):
 		return p.conn.Endpoint(), "etcd answered too slowly; try again when it is less busy, " + again
 	}
 	var conn *etcdconn.Error

@@ -80,7 +80,7 @@ func TestTestPassesWithPrefilledAnswers(t *testing.T) {
 	}
 	snap := filepath.Join(dest, "etcd-snapshot-test.db")
 	assertMode(t, snap, 0o600)
-	for _, f := range []string{CronJobFile, ServiceFile, TimerFile} {
+	for _, f := range []string{snapshot.CronJobFile, snapshot.ServiceFile, snapshot.TimerFile} {
 		assertMode(t, filepath.Join(dest, f), 0o600)
 	}
 	r := p.Report()
@@ -95,7 +95,7 @@ func TestTestPassesWithPrefilledAnswers(t *testing.T) {
 		"[PASS] verify restore rehearsal",
 		"kind: CronJob",
 		"OnCalendar=",
-		"written to " + filepath.Join(dest, CronJobFile),
+		"written to " + filepath.Join(dest, snapshot.CronJobFile),
 	} {
 		if !strings.Contains(view, want) {
 			t.Errorf("view lacks %q:\n%s", want, view)
@@ -173,10 +173,10 @@ func TestPlainPath(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dest, CronJobFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dest, snapshot.CronJobFile)); !os.IsNotExist(err) {
 		t.Errorf("schedule written though write=no: %v", err)
 	}
-	if v := p.View(step.Frame{R: plain.New()}); !strings.Contains(v, "save it as "+CronJobFile) {
+	if v := p.View(step.Frame{R: plain.New()}); !strings.Contains(v, "save it as "+snapshot.CronJobFile) {
 		t.Errorf("view does not offer the CronJob to copy:\n%s", v)
 	}
 }
@@ -300,7 +300,7 @@ func TestScheduleFileIsNotOverwritten(t *testing.T) {
 	if err := os.MkdirAll(dest, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	mine := filepath.Join(dest, CronJobFile)
+	mine := filepath.Join(dest, snapshot.CronJobFile)
 	if err := os.WriteFile(mine, []byte("# my edits\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -397,9 +397,6 @@ func stabilise(t *testing.T, p *Step, tmp, endpoint string) {
 	p.report = &r
 	p.ans.dest = fix(p.ans.dest)
 	p.conn.Endpoints = []string{"https://127.0.0.1:2379"}
-	for i, w := range p.written {
-		p.written[i] = fix(w)
-	}
 }
 
 // walk applies fix to every string in a decoded JSON value.

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -23,74 +20,39 @@ type progressMsg struct {
 
 // doneMsg ends run id.
 type doneMsg struct {
-	id      int
-	report  *snapshot.Report
-	err     error
-	written []string // schedule files written into the destination
+	id     int
+	report *snapshot.Report
+	err    error
 }
 
-// job is one test run: its inputs, resolved before it starts so that a bad endpoint or a
-// missing TLS file fails at once with a message naming it.
+// job is one test run, resolved before it starts so that a bad endpoint or a missing
+// TLS file fails at once with a message naming it.
 type job struct {
-	conn    etcdconn.Conn
-	opts    snapshot.TestOptions
-	timeout time.Duration
-	write   bool // write the schedule files after a passing test
-	sched   string
+	conn etcdconn.Conn
+	test *snapshot.Job
 }
 
-// errTimedOut marks a test stopped by the step's timeout.
-var errTimedOut = errors.New("the test did not finish within")
-
-// newJob resolves the connection and the test's options from the session and answers.
+// newJob resolves the connection and the test from the session and answers.
 func newJob(s *step.Session, a answers, o Options) (job, error) {
 	flags := etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key)
 	conn, err := etcdconn.Resolve(flags, s.State)
 	if err != nil {
 		return job{conn: flags}, err
 	}
-	cfg, err := conn.ClientConfig()
-	if err != nil {
-		return job{conn: conn}, err
-	}
-	j := job{conn: conn, timeout: o.Timeout, write: a.write, sched: a.schedule, opts: snapshot.TestOptions{
-		Client:  cfg,
-		Dest:    a.dest,
-		DataDir: etcdconn.DataDir(s.State),
-		Name:    o.Name,
-	}}
-	if a.schedule != "none" {
-		so := &snapshot.ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: a.dest, Keep: a.keep}
-		if s.State != nil && s.State.Etcd != nil {
-			so.Image = s.State.Etcd.Image
-		}
-		j.opts.Schedule = so
-	}
-	return j, nil
+	test, err := snapshot.NewJob(conn, s.State, snapshot.Request{
+		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write,
+	})
+	return job{conn: conn, test: test}, err
 }
 
-// run takes and verifies the test snapshot, then writes the schedule files when asked.
-// It blocks; ctx cancels it (the .part file is removed), and the job's timeout bounds it.
+// run takes and verifies the test snapshot, then writes the schedule files when asked
+// (snapshot.Job.Run). It blocks; ctx cancels it.
 func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg {
-	// The connection check names a wrong endpoint or TLS file in seconds; the timeout
-	// bounds the test after it.
-	if err := j.conn.Check(ctx); err != nil {
-		return doneMsg{err: err}
+	rep, err := j.test.Run(ctx, progress)
+	if errors.Is(err, snapshot.ErrScheduleExists) {
+		err = fmt.Errorf("%w, or answer %s=false to only show the schedule", err, KeyWrite)
 	}
-	ctx, cancel := context.WithTimeout(ctx, j.timeout)
-	defer cancel()
-	rep, err := snapshot.Test(ctx, j.opts, progress)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("%w %s: %w", errTimedOut, j.timeout, err)
-		}
-		return doneMsg{report: rep, err: err}
-	}
-	var written []string
-	if j.write && rep.Schedule != nil {
-		written, err = writeSchedule(j.opts.Dest, j.sched, rep.Schedule)
-	}
-	return doneMsg{report: rep, err: err, written: written}
+	return doneMsg{report: rep, err: err}
 }
 
 // start runs the job on its own goroutine and returns the command that waits for its
@@ -100,7 +62,7 @@ func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg 
 func (p *Step) start(s *step.Session) tea.Cmd {
 	p.runID++
 	id := p.runID
-	p.prog, p.report, p.err, p.written = snapshot.Progress{}, nil, nil, nil
+	p.prog, p.report, p.err = snapshot.Progress{}, nil, nil
 	j, err := newJob(s, p.ans, p.opts)
 	p.conn = j.conn
 	if err != nil {
@@ -135,66 +97,4 @@ func (p *Step) start(s *step.Session) tea.Cmd {
 		}
 	}
 	return tea.Batch(p.wait, p.spin.Tick)
-}
-
-// writeSchedule writes the chosen schedule files into dest, each atomically with mode
-// 0600. A file that is already there with other content is left alone and is an error,
-// so that an edited copy is never lost.
-func writeSchedule(dest, which string, f *snapshot.ScheduleFiles) ([]string, error) {
-	var files []struct{ name, text string }
-	if which == "cronjob" || which == "both" {
-		files = append(files, struct{ name, text string }{CronJobFile, f.CronJob})
-	}
-	if which == "systemd" || which == "both" {
-		files = append(files,
-			struct{ name, text string }{ServiceFile, f.SystemdService},
-			struct{ name, text string }{TimerFile, f.SystemdTimer})
-	}
-	var written []string
-	for _, file := range files {
-		path := filepath.Join(dest, file.name)
-		if old, err := os.ReadFile(path); err == nil && string(old) != file.text {
-			return written, fmt.Errorf("%s exists with other content and was not overwritten: remove or rename it, or answer %s=false to only show the schedule", path, KeyWrite)
-		}
-		if err := writeAtomic(path, []byte(file.text)); err != nil {
-			return written, fmt.Errorf("write the schedule file %s: %w", path, err)
-		}
-		written = append(written, path)
-	}
-	return written, nil
-}
-
-// Names of the schedule files written into the destination.
-const (
-	CronJobFile = "etcd-snapshot-cronjob.yaml"
-	ServiceFile = "etcd-snapshot.service"
-	TimerFile   = "etcd-snapshot.timer"
-)
-
-func writeAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err = tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

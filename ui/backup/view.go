@@ -2,14 +2,13 @@ package backup
 
 import (
 	"fmt"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 // View implements step.Step.
@@ -103,115 +102,14 @@ func (p *Step) errorView() render.Error {
 }
 
 func (p *Step) facts() []render.Fact {
-	return ReportFacts(p.report, p.conn.Endpoint(), p.ans.dest, p.written)
+	return view.SnapshotFacts(p.report, p.conn.Endpoint(), p.ans.dest)
 }
 
-func (p *Step) checks() []render.Check { return ReportChecks(p.report) }
-
-// ReportFacts are a test's inputs and what it found out about the snapshot: endpoint,
-// destination, file, size, timing, speed, versions, revision, key count, and the schedule
-// files written. rep may be nil (the test did not start).
-func ReportFacts(rep *snapshot.Report, endpoint, dest string, written []string) []render.Fact {
-	var fs []render.Fact
-	add := func(k, v string) { fs = append(fs, render.Fact{Key: k, Value: v}) }
-	if endpoint != "" {
-		add("endpoint", endpoint)
-	}
-	add("destination", dest)
-	if rep == nil {
-		return fs
-	}
-	if s := rep.Save; s != nil {
-		add("snapshot", s.Path)
-		add("size", snapshot.HumanBytes(s.Size))
-		add("took", roundDuration(s.Duration))
-		add("speed", snapshot.HumanBytes(int64(s.Speed))+"/s")
-		if s.ServerVersion != "" {
-			add("etcd version", s.ServerVersion)
-		}
-	}
-	if v := rep.Verification; v != nil {
-		add("revision", strconv.FormatInt(v.Revision, 10))
-		add("keys", strconv.Itoa(v.TotalKeys))
-		sv := v.StorageVersion
-		if sv == "" {
-			sv = snapshot.NoStorageVersion
-		}
-		add("storage version", sv)
-		if v.CorruptPath != "" {
-			add("moved aside to", v.CorruptPath)
-		}
-	}
-	for _, w := range written {
-		add("schedule file", w)
-	}
-	return fs
-}
-
-// ReportChecks are a test's destination checks ("dest"), the save ("save") and the
-// verification steps ("verify"), each with its timing; nil when rep is nil.
-func ReportChecks(rep *snapshot.Report) []render.Check {
-	if rep == nil {
-		return nil
-	}
-	var cs []render.Check
-	for _, c := range rep.Checks {
-		cs = append(cs, render.Check{ID: "dest", Title: c.Name, Status: render.Status(c.Status), Detail: c.Message, Fix: c.Fix})
-	}
-	if s := rep.Save; s != nil {
-		cs = append(cs, render.Check{ID: "save", Title: "snapshot saved", Status: render.Pass,
-			Detail: snapshot.HumanBytes(s.Size) + " from " + s.Endpoint + " · " + roundDuration(s.Duration)})
-	}
-	if v := rep.Verification; v != nil {
-		for _, st := range v.Steps {
-			cs = append(cs, render.Check{ID: "verify", Title: st.Name, Status: render.Status(st.Status),
-				Detail: st.Message + " · " + roundDuration(st.Took)})
-		}
-	}
-	return cs
-}
-
-// roundDuration keeps timings readable: 12ms, 1.23s.
-func roundDuration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return d.Round(time.Microsecond).String()
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
-}
+func (p *Step) checks() []render.Check { return view.SnapshotChecks(p.report) }
 
 func (p *Step) scheduleBlocks(f step.Frame) []string {
 	if p.report == nil || p.err != nil {
 		return nil
 	}
-	return ScheduleBlocks(f.R, f.Width, p.report.Schedule, p.ans.schedule, p.written)
-}
-
-// ScheduleBlocks are the schedule files of which ("cronjob", "systemd" or "both") as text
-// to copy, each under a line saying where it was written (a path in written) or what to
-// do with it. nil when files is nil or which is "none".
-func ScheduleBlocks(r render.Renderer, width int, files *snapshot.ScheduleFiles, which string, written []string) []string {
-	if files == nil {
-		return nil
-	}
-	var out []string
-	block := func(title, name, text, use string) {
-		where := use
-		for _, w := range written {
-			if filepath.Base(w) == name {
-				where = "written to " + w
-			}
-		}
-		out = append(out, r.Facts([]render.Fact{{Key: title, Value: where}}, width)+"\n\n"+strings.TrimRight(text, "\n"))
-	}
-	if which == "cronjob" || which == "both" {
-		block("CronJob "+CronJobFile, CronJobFile, files.CronJob, "save it as "+CronJobFile+", review it, then kubectl apply -f "+CronJobFile)
-	}
-	if which == "systemd" || which == "both" {
-		block("systemd "+ServiceFile, ServiceFile, files.SystemdService, "save it as /etc/systemd/system/"+ServiceFile)
-		block("systemd "+TimerFile, TimerFile, files.SystemdTimer, "save it as /etc/systemd/system/"+TimerFile+", then systemctl enable --now "+TimerFile)
-	}
-	return out
+	return view.ScheduleBlocks(f.R, f.Width, p.report, p.ans.schedule)
 }

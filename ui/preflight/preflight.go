@@ -13,6 +13,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 // Step reads the manifests and shows what is hardened already, check by check.
@@ -82,14 +83,14 @@ func (p *Step) View(f step.Frame) string {
 	}
 	var b strings.Builder
 	// The news first: how many checks fail, and which matter most, in words.
-	headline := Headline(p.checks)
+	headline := view.Headline(p.checks)
 	if f.Width > 0 {
 		headline = ansi.Wordwrap(headline, f.Width, "")
 	}
 	b.WriteString(headline + "\n")
 	b.WriteString(f.R.Facts(stateFacts(p.state), f.Width))
 	b.WriteString("\n")
-	b.WriteString(f.R.Checks(RenderChecks(p.checks), f.Width))
+	b.WriteString(f.R.Checks(view.Checks(p.checks), f.Width))
 	return b.String()
 }
 
@@ -113,15 +114,6 @@ func stateFacts(s *discover.State) []render.Fact {
 		facts = append(facts, render.Fact{Key: "kube-apiserver manifest", Value: "not found"})
 	}
 	return facts
-}
-
-// RenderChecks turns audit checks into the renderer's check list.
-func RenderChecks(cs []audit.Check) []render.Check {
-	out := make([]render.Check, len(cs))
-	for i, c := range cs {
-		out[i] = render.Check{ID: c.ID, Title: c.Title, Status: render.Status(c.Status), Detail: c.Detail, Fix: c.Fix}
-	}
-	return out
 }
 
 // fixText says what to do when the manifests cannot be read.

@@ -1,10 +1,15 @@
-package preflight
+// Package view turns domain results into the renderer's blocks that both front doors
+// show, the subcommands and the wizard: the audit's check list and its headline, and the
+// snapshot test's facts, checks and schedule. It draws nothing itself (render does) and
+// holds no step.
+package view
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 )
 
@@ -100,4 +105,13 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// Checks turns audit checks into the renderer's check list.
+func Checks(cs []audit.Check) []render.Check {
+	out := make([]render.Check, len(cs))
+	for i, c := range cs {
+		out[i] = render.Check{ID: c.ID, Title: c.Title, Status: render.Status(c.Status), Detail: c.Detail, Fix: c.Fix}
+	}
+	return out
 }
