@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -48,7 +47,7 @@ type Step struct {
 	pathPair, pathCert, pathKey string
 
 	made    *generated     // the material made for one answer set
-	planned []dcerts.Check // ValidatePlan: the checks as the plan leaves them
+	planned []dcerts.Check // the checks as the plan leaves them (or the failing ones)
 	ok      bool           // the plan passed every check and is in the session
 	err     error
 	fix     string
@@ -63,16 +62,20 @@ type discovered struct {
 	err    error
 }
 
-// generated is what one answer set made: kept so that replanning copies the same keys
+// generated is what one answer set made: kept so that replanning adds the same keys
 // and certificates instead of making new ones.
 type generated struct {
-	id      string
-	at      time.Time
-	pairs   []dcerts.Pair  // the pairs as the plan leaves them
-	checks  []dcerts.Check // the chosen pairs as they are on disk
-	gen     *dcerts.Generated
-	changes []*plan.Change
-	err     error
+	id    string
+	certs *harden.CertFiles
+	err   error
+}
+
+// generatedNow is what Generate made for the answers planned, or nil.
+func (p *Step) generatedNow() *dcerts.Generated {
+	if p.made == nil {
+		return nil
+	}
+	return p.made.certs.Generated
 }
 
 var editKey = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit answers"))
@@ -149,7 +152,7 @@ func (p *Step) onDiscovered(s *step.Session, msg discovered) tea.Cmd {
 // defaults are the answers offered first: auto, ECDSA, and the node name and advertise
 // IP of etcd.yaml.
 func (p *Step) defaults(st *discover.State) {
-	p.a = answers{mode: ModeAuto, keyType: dcerts.ECDSAP256}
+	p.a = answers{mode: harden.CertsAuto, keyType: dcerts.ECDSAP256}
 	p.a.nodeName, _ = st.Etcd.Flag("name")
 	p.a.advertiseIP = advertiseIP(st.Etcd)
 }
@@ -212,7 +215,7 @@ func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
 func (p *Step) current() []dcerts.Pair {
 	pairs := make([]dcerts.Pair, len(p.found))
 	copy(pairs, p.found)
-	for _, n := range pairNames {
+	for _, n := range dcerts.PairNames() {
 		if c := p.a.paths[n]; c != nil {
 			dcerts.Choose(p.state, pairs, n, c.cert, c.key)
 		}
@@ -230,84 +233,46 @@ func (p *Step) generate(s *step.Session) tea.Cmd {
 		return p.plan(s)
 	}
 	p.working = true
-	a, st, root, at := p.a, s.State, s.Layout.Root, p.now()
-	pairs := p.current()
+	st, pairs := s.State, p.current()
+	o := harden.Options{Certs: p.a.mode, KeyType: p.a.keyType, NodeName: p.a.nodeName, AdvertiseIP: p.a.advertiseIP, Now: p.now()}
 	return func() tea.Msg {
-		g := &generated{id: id, at: at, pairs: pairs, checks: dcerts.Validate(st, pairs, at)}
-		if a.mode == ModeExisting {
-			return g
-		}
-		scratch := plan.New(root)
-		o := dcerts.GenOptions{NodeName: a.nodeName, AdvertiseIP: a.advertiseIP, KeyType: a.keyType, Now: at}
-		if a.mode == ModeGenerate {
-			o.Renew = []string{dcerts.PairServer, dcerts.PairPeer, dcerts.PairHealthcheck, dcerts.PairAPIServer}
-			o.ReplaceCA = dcerts.CAUnusable(pairs, g.checks)
-		}
-		g.gen, g.err = dcerts.Generate(scratch, st, pairs, o)
-		if g.err == nil {
-			g.pairs, g.changes = g.gen.Pairs, scratch.Changes
-		}
-		return g
+		c, err := harden.MakeCerts(st, pairs, o)
+		return &generated{id: id, certs: c, err: err}
 	}
 }
-
-// caUnusable reports whether the etcd CA cannot sign: a check of it fails, or its key
-// is not there (only a warning while nothing needs signing).
 
 func (p *Step) onGenerated(s *step.Session, g *generated) tea.Cmd {
 	p.working = false
 	if g.id != p.a.id() {
 		return nil // the answers changed while it ran
 	}
-	p.made, p.checks = g, g.checks
+	p.made, p.checks = g, g.certs.Before
 	if g.err != nil {
 		return p.fail(g.err, generateFix(g.err))
 	}
 	return p.plan(s)
 }
 
-// plan sets the step's planner: the generated files, copied with the same bytes, and the
-// manifest edits; then it checks the pairs as the plan leaves them.
+// plan sets the step's planner: the generated files, the manifest edits and the file
+// modes the checks ask for, as `plan` plans them. Checks that fail, on disk in mode
+// existing or as the plan leaves the files, are shown instead of an error.
 func (p *Step) plan(s *step.Session) tea.Cmd {
-	g := p.made
-	if p.a.mode == ModeExisting && dcerts.Failed(g.checks) {
-		p.planned = g.checks
-		_ = s.SetPlanner(Name, nil)
+	made := p.made.certs
+	var res *harden.CertsResult
+	err := s.SetPlanner(Name, func(pl *plan.Plan) (err error) {
+		res, err = made.PlanWithModes(pl, s.State, s.Checks)
+		return err
+	})
+	var failing *harden.CheckError
+	switch {
+	case errors.As(err, &failing):
+		p.planned = failing.Checks
 		return nil
-	}
-	certsPlanner := func(pl *plan.Plan) error {
-		for _, c := range g.changes {
-			if err := pl.Create(c.Path, c.New, c.Mode, c.DirMode, c.Secret, strings.Join(c.Reasons, "; ")); err != nil {
-				return err
-			}
-		}
-		return dcerts.PlanManifests(pl, s.State, g.pairs)
-	}
-	if err := s.SetPlanner(Name, certsPlanner); err != nil {
-		// A failing planner must not stay registered: every later rebuild would fail.
-		_ = s.SetPlanner(Name, nil)
+	case err != nil:
 		return p.fail(err, "press e to change the answers, or fix the file named above")
 	}
-	p.planned = dcerts.ValidatePlan(s.Plan, s.State, g.pairs, g.at)
-	if dcerts.Failed(p.planned) {
-		_ = s.SetPlanner(Name, nil)
-		return nil
-	}
-	// The file modes the checks ask for (keys and manifests 0600, the data dir 0700),
-	// planned as `plan` plans them, after the files this step writes.
-	planned := p.planned
-	if err := s.SetPlanner(Name, func(pl *plan.Plan) error {
-		if err := certsPlanner(pl); err != nil {
-			return err
-		}
-		return harden.PlanModes(pl, s.State, s.Checks, planned)
-	}); err != nil {
-		_ = s.SetPlanner(Name, nil)
-		return p.fail(err, "fix the file named above, then press e to plan again")
-	}
-	p.ok = true
-	s.Put(step.ValueCerts, &harden.CertsResult{Mode: harden.CertsMode(p.a.mode), Pairs: g.pairs, Generated: g.gen,
-		Before: g.checks, After: p.planned})
+	p.planned, p.ok = res.After, true
+	s.Put(step.ValueCerts, res)
 	if s.Answers == nil {
 		s.Answers = map[string]string{}
 	}

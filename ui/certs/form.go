@@ -12,12 +12,13 @@ import (
 	"charm.land/huh/v2"
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 )
 
-var modeOptions = []huh.Option[string]{
-	huh.NewOption("auto — generate what is missing or failing (recommended)", ModeAuto),
-	huh.NewOption("existing — use the files as they are; refused if a check fails", ModeExisting),
-	huh.NewOption("generate — new server, peer and client certificates; the CA is kept when its key is there", ModeGenerate),
+var modeOptions = []huh.Option[harden.CertsMode]{
+	huh.NewOption("auto — generate what is missing or failing (recommended)", harden.CertsAuto),
+	huh.NewOption("existing — use the files as they are; refused if a check fails", harden.CertsExisting),
+	huh.NewOption("generate — new server, peer and client certificates; the CA is kept when its key is there", harden.CertsGenerate),
 }
 
 var keyTypeOptions = []huh.Option[dcerts.KeyType]{
@@ -45,13 +46,13 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 		}
 		return title
 	}
-	existing := func() bool { return p.a.mode == ModeExisting }
+	existing := func() bool { return p.a.mode == harden.CertsExisting }
 	// Questions about generation are not asked when "existing" was given in advance.
 	askGen := func(k string) bool { return ask(k) && (ask(KeyMode) || !existing()) }
 	asked := false
 	if ask(KeyMode) {
 		asked = true
-		add(nil, huh.NewSelect[string]().Key(KeyMode).Title("Certificates").
+		add(nil, huh.NewSelect[harden.CertsMode]().Key(KeyMode).Title("Certificates").
 			Description("Generated files follow kubeadm: an etcd CA for 10 years, leaf certificates for 1 year.").
 			Options(modeOptions...).Value(&p.a.mode))
 	}
