@@ -37,11 +37,10 @@ type Step struct {
 	found  []dcerts.Pair  // as Discover found them
 	checks []dcerts.Check // the current pairs as they are on disk
 
+	step.Questions // the form, the answers given in advance, the error
+
 	a       answers
-	preset  map[string]bool // answers given before the step started: not asked
-	form    *huh.Form       // the terminal UI's form while it is being filled in
-	dark    bool            // the terminal's background, for the form's theme
-	working bool            // generating keys and certificates
+	working bool // generating keys and certificates
 
 	// The form's "change a path?" question.
 	pathPair, pathCert, pathKey string
@@ -49,12 +48,10 @@ type Step struct {
 	made    *generated     // the material made for one answer set
 	planned []dcerts.Check // the checks as the plan leaves them (or the failing ones)
 	ok      bool           // the plan passed every check and is in the session
-	err     error
-	fix     string
 }
 
 // New returns the certificates step.
-func New() *Step { return &Step{now: time.Now, dark: true} }
+func New() *Step { return &Step{now: time.Now, Questions: step.NewQuestions("certificate")} }
 
 type discovered struct {
 	pairs  []dcerts.Pair
@@ -91,10 +88,7 @@ func (p *Step) Intro() string {
 // Init implements step.Step: it finds and checks the certificates off the UI goroutine.
 func (p *Step) Init(s *step.Session) tea.Cmd {
 	p.layout, p.state = s.Layout, s.State
-	p.preset = map[string]bool{}
-	for k := range s.Answers {
-		p.preset[k] = true
-	}
+	p.Preset(s.Answers)
 	state, now := s.State, p.now()
 	return func() tea.Msg {
 		if state == nil || state.Etcd == nil {
@@ -113,21 +107,15 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 	case *generated:
 		return p.onGenerated(s, msg)
 	case step.FormDone:
-		p.form = nil
+		p.Done()
 		return p.generate(s)
 	case tea.KeyPressMsg:
-		if p.form != nil {
-			return p.updateForm(s, msg)
+		if !p.Open() && p.editable() && key.Matches(msg, editKey) {
+			return p.Start(p.formFor(p.Asks(true), ""))
 		}
-		if p.editable() && key.Matches(msg, editKey) {
-			if p.form = p.tuiForm(true); p.form != nil {
-				return p.form.Init()
-			}
-		}
-		return nil
 	}
-	if p.form != nil {
-		return p.updateForm(s, msg)
+	if p.Open() {
+		return p.UpdateForm(msg, func() tea.Cmd { return p.generate(s) })
 	}
 	return nil
 }
@@ -135,18 +123,18 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 func (p *Step) onDiscovered(s *step.Session, msg discovered) tea.Cmd {
 	p.loaded = true
 	if msg.err != nil {
-		return p.fail(msg.err, "go back to preflight and fix the manifest it names, then come back")
+		return p.Fail(msg.err, "go back to preflight and fix the manifest it names, then come back")
 	}
 	p.found, p.checks = msg.pairs, msg.checks
 	p.defaults(s.State)
 	if err := p.a.prefill(s.Answers); err != nil {
-		return p.fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
+		return p.Fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
 	}
-	p.form = p.tuiForm(false)
-	if p.form == nil {
+	cmd := p.Start(p.formFor(p.Asks(false), ""))
+	if !p.Open() {
 		return p.generate(s)
 	}
-	return p.form.Init()
+	return cmd
 }
 
 // defaults are the answers offered first: auto, ECDSA, and the node name and advertise
@@ -188,27 +176,7 @@ func (p *Step) Form(s *step.Session) *huh.Form {
 	if !p.loaded || p.found == nil {
 		return nil
 	}
-	return p.formFor(func(k string) bool { return !p.preset[k] }, p.situationText())
-}
-
-// tuiForm is the form the terminal UI runs inside the step; all is true when the user
-// asked to edit every answer.
-func (p *Step) tuiForm(all bool) *huh.Form {
-	return step.InShell(p.formFor(func(k string) bool { return all || !p.preset[k] }, ""), &p.dark)
-}
-
-func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
-	var cmd tea.Cmd
-	p.form, cmd = step.UpdateForm(p.form, msg)
-	switch p.form.State {
-	case huh.StateCompleted:
-		p.form = nil
-		return tea.Batch(cmd, p.generate(s))
-	case huh.StateAborted:
-		p.form = nil
-		return p.fail(errors.New("the certificate questions were not finished"), "press e to answer them")
-	}
-	return cmd
+	return p.formFor(p.Asks(false), p.situationText())
 }
 
 // current returns the pairs found, with the paths the user chose.
@@ -227,7 +195,8 @@ func (p *Step) current() []dcerts.Pair {
 // set, off the UI goroutine; onGenerated then plans.
 func (p *Step) generate(s *step.Session) tea.Cmd {
 	p.takePath()
-	p.err, p.ok, p.planned = nil, false, nil
+	p.ClearErr()
+	p.ok, p.planned = false, nil
 	id := p.a.id()
 	if p.made != nil && p.made.id == id && p.made.err == nil {
 		return p.plan(s)
@@ -248,7 +217,7 @@ func (p *Step) onGenerated(s *step.Session, g *generated) tea.Cmd {
 	}
 	p.made, p.checks = g, g.certs.Before
 	if g.err != nil {
-		return p.fail(g.err, generateFix(g.err))
+		return p.Fail(g.err, generateFix(g.err))
 	}
 	return p.plan(s)
 }
@@ -269,7 +238,7 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		p.planned = failing.Checks
 		return nil
 	case err != nil:
-		return p.fail(err, "press e to change the answers, or fix the file named above")
+		return p.Fail(err, "press e to change the answers, or fix the file named above")
 	}
 	p.planned, p.ok = res.After, true
 	s.Put(step.ValueCerts, res)
@@ -278,11 +247,6 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 	}
 	p.a.record(s.Answers)
 	return nil
-}
-
-func (p *Step) fail(err error, fix string) tea.Cmd {
-	p.err, p.fix = err, fix
-	return step.Fail(err, fix)
 }
 
 func generateFix(err error) string {
@@ -297,24 +261,24 @@ func generateFix(err error) string {
 
 // editable reports whether the answers can be asked again.
 func (p *Step) editable() bool {
-	return p.loaded && p.found != nil && !p.working && (p.ok || p.err != nil || p.planned != nil)
+	return p.loaded && p.found != nil && !p.working && (p.ok || p.Err() != nil || p.planned != nil)
 }
 
 // CapturesKeys implements step.Capturer: the form gets every key while it is open.
-func (p *Step) CapturesKeys() bool { return p.form != nil }
+func (p *Step) CapturesKeys() bool { return p.Open() }
 
 // ScrollsItself implements step.Scroller: a form keeps its own place; the checks are
 // scrolled by the shell.
-func (p *Step) ScrollsItself() bool { return p.form != nil }
+func (p *Step) ScrollsItself() bool { return p.Open() }
 
 // Ready implements step.Step: the plan was made and leaves no check failing.
-func (p *Step) Ready() bool { return p.ok && p.err == nil && p.form == nil && !p.working }
+func (p *Step) Ready() bool { return p.ok && p.Err() == nil && !p.Open() && !p.working }
 
 // Keys implements step.Step.
 func (p *Step) Keys() []key.Binding {
 	switch {
-	case p.form != nil:
-		return p.form.KeyBinds()
+	case p.Open():
+		return p.FormKeys()
 	case p.editable():
 		return []key.Binding{editKey}
 	}

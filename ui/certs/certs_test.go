@@ -166,7 +166,7 @@ func TestCAKeyMissing(t *testing.T) {
 	answers[KeyMode] = string(harden.CertsGenerate)
 	p, _ = planned(t, root, answers)
 	if !p.Ready() || !p.made.certs.Generated.NewCA {
-		t.Fatalf("generate did not make a new CA: %v %+v", p.err, p.made.certs.Generated)
+		t.Fatalf("generate did not make a new CA: %v %+v", p.Err(), p.made.certs.Generated)
 	}
 }
 
@@ -195,7 +195,7 @@ func TestAccessibleForm(t *testing.T) {
 		steptest.Drive(t, p, s, p.Init(s))
 		out := runForm(t, p, s, "1\n2\n\n10.0.0.5\n1\n")
 		if !p.Ready() {
-			t.Fatalf("not ready: %v\n%s", p.err, out)
+			t.Fatalf("not ready: %v\n%s", p.Err(), out)
 		}
 		if p.a.keyType != dcerts.RSA2048 || p.a.nodeName != "node1" || p.a.advertiseIP != "10.0.0.5" {
 			t.Fatalf("answers = %+v", p.a)
@@ -236,7 +236,7 @@ func TestAccessibleForm(t *testing.T) {
 			t.Errorf("a missing file was accepted:\n%s", out)
 		}
 		if !p.Ready() {
-			t.Fatalf("not ready: %v\n%s\n%s", p.err, out, p.View(step.Frame{R: plain.New()}))
+			t.Fatalf("not ready: %v\n%s\n%s", p.Err(), out, p.View(step.Frame{R: plain.New()}))
 		}
 		if s.Answers[PathKey("server", "cert")] != "/etc/etcd/tls/server.crt" {
 			t.Fatalf("answers = %v", s.Answers)
@@ -281,18 +281,18 @@ func TestTerminalFormAndEdit(t *testing.T) {
 	if !p.CapturesKeys() || p.Ready() {
 		t.Fatal("the form is not active")
 	}
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || p.a.mode != harden.CertsAuto {
-		t.Fatalf("enter through the defaults did not plan: %v\n%s", p.err, p.View(step.Frame{R: plain.New()}))
+		t.Fatalf("enter through the defaults did not plan: %v\n%s", p.Err(), p.View(step.Frame{R: plain.New()}))
 	}
 	keys := keysOf(t, s.Plan)
 	steptest.Press(t, p, s, "e")
-	if p.form == nil || p.Ready() {
+	if !p.Open() || p.Ready() {
 		t.Fatal("e did not open the form again")
 	}
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || !reflect.DeepEqual(keysOf(t, s.Plan), keys) {

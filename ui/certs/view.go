@@ -13,22 +13,22 @@ import (
 
 // View implements step.Step.
 func (p *Step) View(f step.Frame) string {
-	p.dark = f.Dark
+	p.SetDark(f.Dark)
 	switch {
 	case !p.loaded:
 		return "Reading the certificates…"
 	case p.found == nil:
-		return f.R.Error(step.ErrorView(p.err, p.fix), f.Width)
-	case p.form != nil:
-		return step.WithForm(f.R.Checks(p.rows(p.current(), p.checks), f.Width), p.form.View(), f.Height)
+		return f.R.Error(p.ErrorView(), f.Width)
+	case p.Open():
+		return step.WithForm(f.R.Checks(p.rows(p.current(), p.checks), f.Width), p.FormView(), f.Height)
 	case p.working:
 		return join(f.R.Checks(p.rows(p.current(), p.checks), f.Width), "Generating keys and certificates…")
 	}
 	blocks := []string{f.R.Facts(p.answerFacts(), f.Width)}
 	switch {
-	case p.err != nil:
+	case p.Err() != nil:
 		blocks = append(blocks, "As the files are now:", p.checksView(f, p.current(), p.checks),
-			f.R.Error(step.ErrorView(p.err, p.fix), f.Width))
+			f.R.Error(p.ErrorView(), f.Width))
 	case p.planned != nil:
 		if g := p.generatedNow(); g != nil && len(g.Notes) > 0 {
 			blocks = append(blocks, f.R.Summary(render.Summary{Notes: g.Notes}, f.Width))
