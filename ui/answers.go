@@ -14,6 +14,7 @@ import (
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/backup"
 	uicerts "github.com/etcd-harden/etcd-harden/ui/certs"
@@ -41,12 +42,8 @@ type answerRule struct {
 // answerRules is the one table of what every answer takes, checked when the answers
 // file is read, before anything runs. The rules are the steps' own.
 func answerRules() map[string]answerRule {
-	providers := make([]string, 0, 4)
-	for _, p := range encryption.Choices() {
-		providers = append(providers, string(p))
-	}
 	r := map[string]answerRule{
-		uienc.KeyProvider:    {read: oneOf(providers...)},
+		uienc.KeyProvider:    {read: oneOf(names(encryption.Choices())...)},
 		uienc.KeyKMSName:     {read: check(orEmpty(uienc.CheckKMSName))}, // empty unless kms
 		uienc.KeyKMSEndpoint: {read: check(orEmpty(uienc.CheckKMSEndpoint))},
 		uienc.KeyResources:   {read: check(uienc.CheckResources), list: true},
@@ -55,7 +52,7 @@ func answerRules() map[string]answerRule {
 		uienc.KeyRotate:      {read: boolean},
 		uienc.KeyAutoReload:  {read: boolean},
 
-		uicerts.KeyMode:        {read: oneOf(uicerts.ModeAuto, uicerts.ModeExisting, uicerts.ModeGenerate)},
+		uicerts.KeyMode:        {read: oneOf(names(harden.CertsModes())...)},
 		uicerts.KeyKeyType:     {read: oneOf(string(dcerts.ECDSAP256), string(dcerts.RSA2048))},
 		uicerts.KeyNodeName:    {read: check(uicerts.CheckNodeName)},
 		uicerts.KeyAdvertiseIP: {read: check(ipAddress)},
@@ -98,6 +95,15 @@ func check(fn func(string) error) func(string) (string, error) {
 }
 
 // oneOf takes one of values, in any case.
+// names are the values of a list of string constants, for oneOf.
+func names[T ~string](values []T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
+}
+
 func oneOf(values ...string) func(string) (string, error) {
 	return func(v string) (string, error) {
 		if w := strings.ToLower(strings.TrimSpace(v)); slices.Contains(values, w) {

@@ -88,6 +88,15 @@ var layout = []struct {
 	{PairAPIServer, "../apiserver-etcd-client.crt", "../apiserver-etcd-client.key", RoleClient, "etcd-certfile", "etcd-keyfile", nil},
 }
 
+// PairNames returns the names of the five pairs in Discover's order, the CA first.
+func PairNames() []string {
+	names := make([]string, len(layout))
+	for i, l := range layout {
+		names[i] = l.name
+	}
+	return names
+}
+
 // Discover returns the five pairs in the order ca, server, peer, healthcheck-client,
 // apiserver-etcd-client. A path comes first from the flag that names it in etcd.yaml
 // (kube-apiserver.yaml for the apiserver's client pair and, after etcd's own flags, for

@@ -2,9 +2,11 @@ package certs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 )
 
 // Answer keys of the certificates step, as the answers file and flags spell them.
@@ -23,26 +25,16 @@ const (
 	KeyAdvertiseIP = "certs.advertiseIP"
 )
 
-// The modes of KeyMode.
-const (
-	ModeAuto     = "auto"
-	ModeExisting = "existing"
-	ModeGenerate = "generate"
-)
-
 // PathKey returns the answer key that points pair (ca, server, peer,
 // healthcheck-client, apiserver-etcd-client) at a file the user chose: part is "cert"
 // or "key", the value a path as on the node ("/etc/etcd/tls/server.pem").
 func PathKey(pair, part string) string { return "certs.path." + pair + "." + part }
 
-// pairNames are the five pairs, in Discover's order.
-var pairNames = []string{dcerts.PairCA, dcerts.PairServer, dcerts.PairPeer, dcerts.PairHealthcheck, dcerts.PairAPIServer}
-
 // AnswerKeys lists every answer key of the step: mode, key type, node name, advertise
 // IP, then certs.path.<pair>.cert and certs.path.<pair>.key for each pair.
 var AnswerKeys = func() []string {
 	keys := []string{KeyMode, KeyKeyType, KeyNodeName, KeyAdvertiseIP}
-	for _, p := range pairNames {
+	for _, p := range dcerts.PairNames() {
 		keys = append(keys, PathKey(p, "cert"), PathKey(p, "key"))
 	}
 	return keys
@@ -50,7 +42,7 @@ var AnswerKeys = func() []string {
 
 // answers are the user's choices, bound to the form's fields.
 type answers struct {
-	mode        string
+	mode        harden.CertsMode
 	keyType     dcerts.KeyType
 	nodeName    string
 	advertiseIP string
@@ -64,7 +56,7 @@ type choice struct{ cert, key string }
 func (a answers) id() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s|%s|%s|%s", a.mode, a.keyType, a.nodeName, a.advertiseIP)
-	for _, n := range pairNames {
+	for _, n := range dcerts.PairNames() {
 		if c := a.paths[n]; c != nil {
 			fmt.Fprintf(&b, "|%s=%s,%s", n, c.cert, c.key)
 		}
@@ -90,10 +82,11 @@ func (a *answers) prefill(given map[string]string) error {
 func (a *answers) set(k, v string) error {
 	switch k {
 	case KeyMode:
-		if v != ModeAuto && v != ModeExisting && v != ModeGenerate {
-			return fmt.Errorf("want %s, %s or %s", ModeAuto, ModeExisting, ModeGenerate)
+		m := harden.CertsMode(v)
+		if !slices.Contains(harden.CertsModes(), m) {
+			return fmt.Errorf("want %s, %s or %s", harden.CertsAuto, harden.CertsExisting, harden.CertsGenerate)
 		}
-		a.mode = v
+		a.mode = m
 	case KeyKeyType:
 		if t := dcerts.KeyType(v); t != dcerts.ECDSAP256 && t != dcerts.RSA2048 {
 			return fmt.Errorf("want %s or %s", dcerts.ECDSAP256, dcerts.RSA2048)
@@ -139,7 +132,7 @@ func (a *answers) choose(pair, part, path string) {
 // record writes the answers back into the session, so that later steps and a saved
 // answers file see what was chosen.
 func (a answers) record(m map[string]string) {
-	m[KeyMode], m[KeyKeyType] = a.mode, string(a.keyType)
+	m[KeyMode], m[KeyKeyType] = string(a.mode), string(a.keyType)
 	m[KeyNodeName], m[KeyAdvertiseIP] = a.nodeName, a.advertiseIP
 	for pair, c := range a.paths {
 		if c.cert != "" {

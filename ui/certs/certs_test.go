@@ -18,6 +18,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	uienc "github.com/etcd-harden/etcd-harden/ui/encryption"
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -39,7 +40,7 @@ func newStep() *Step {
 }
 
 var prefilled = map[string]string{
-	KeyMode: ModeAuto, KeyKeyType: string(dcerts.ECDSAP256), KeyNodeName: "node1", KeyAdvertiseIP: "127.0.0.1",
+	KeyMode: string(harden.CertsAuto), KeyKeyType: string(dcerts.ECDSAP256), KeyNodeName: "node1", KeyAdvertiseIP: "127.0.0.1",
 }
 
 // keysOf returns the private keys the plan writes.
@@ -109,14 +110,14 @@ func TestPrefilledAutoGeneratesAndPlansManifests(t *testing.T) {
 	if again := keysOf(t, s.Plan); !reflect.DeepEqual(again, keys) {
 		t.Fatal("replanning made new keys")
 	}
-	if s.Answers[KeyMode] != ModeAuto {
+	if s.Answers[KeyMode] != string(harden.CertsAuto) {
 		t.Fatalf("answers not recorded: %v", s.Answers)
 	}
 }
 
 func TestExistingModeRefusesFailingFiles(t *testing.T) {
 	answers := maps.Clone(prefilled)
-	answers[KeyMode] = ModeExisting
+	answers[KeyMode] = string(harden.CertsExisting)
 	p, s := planned(t, steptest.Root(t, "unhardened"), answers)
 	if p.Ready() {
 		t.Fatal("ready although the files are missing")
@@ -162,10 +163,10 @@ func TestCAKeyMissing(t *testing.T) {
 		t.Fatal("a failed generation left the step ready or the plan changed")
 	}
 	answers := maps.Clone(prefilled)
-	answers[KeyMode] = ModeGenerate
+	answers[KeyMode] = string(harden.CertsGenerate)
 	p, _ = planned(t, root, answers)
-	if !p.Ready() || !p.made.gen.NewCA {
-		t.Fatalf("generate did not make a new CA: %v %+v", p.err, p.made.gen)
+	if !p.Ready() || !p.made.certs.Generated.NewCA {
+		t.Fatalf("generate did not make a new CA: %v %+v", p.Err(), p.made.certs.Generated)
 	}
 }
 
@@ -194,7 +195,7 @@ func TestAccessibleForm(t *testing.T) {
 		steptest.Drive(t, p, s, p.Init(s))
 		out := runForm(t, p, s, "1\n2\n\n10.0.0.5\n1\n")
 		if !p.Ready() {
-			t.Fatalf("not ready: %v\n%s", p.err, out)
+			t.Fatalf("not ready: %v\n%s", p.Err(), out)
 		}
 		if p.a.keyType != dcerts.RSA2048 || p.a.nodeName != "node1" || p.a.advertiseIP != "10.0.0.5" {
 			t.Fatalf("answers = %+v", p.a)
@@ -235,7 +236,7 @@ func TestAccessibleForm(t *testing.T) {
 			t.Errorf("a missing file was accepted:\n%s", out)
 		}
 		if !p.Ready() {
-			t.Fatalf("not ready: %v\n%s\n%s", p.err, out, p.View(step.Frame{R: plain.New()}))
+			t.Fatalf("not ready: %v\n%s\n%s", p.Err(), out, p.View(step.Frame{R: plain.New()}))
 		}
 		if s.Answers[PathKey("server", "cert")] != "/etc/etcd/tls/server.crt" {
 			t.Fatalf("answers = %v", s.Answers)
@@ -280,18 +281,18 @@ func TestTerminalFormAndEdit(t *testing.T) {
 	if !p.CapturesKeys() || p.Ready() {
 		t.Fatal("the form is not active")
 	}
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
-	if !p.Ready() || p.a.mode != ModeAuto {
-		t.Fatalf("enter through the defaults did not plan: %v\n%s", p.err, p.View(step.Frame{R: plain.New()}))
+	if !p.Ready() || p.a.mode != harden.CertsAuto {
+		t.Fatalf("enter through the defaults did not plan: %v\n%s", p.Err(), p.View(step.Frame{R: plain.New()}))
 	}
 	keys := keysOf(t, s.Plan)
 	steptest.Press(t, p, s, "e")
-	if p.form == nil || p.Ready() {
+	if !p.Open() || p.Ready() {
 		t.Fatal("e did not open the form again")
 	}
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || !reflect.DeepEqual(keysOf(t, s.Plan), keys) {
@@ -301,7 +302,7 @@ func TestTerminalFormAndEdit(t *testing.T) {
 
 // TestGolden pins the planned view and the refused one, in both backends.
 func TestGolden(t *testing.T) {
-	for _, mode := range []string{ModeAuto, ModeExisting} {
+	for _, mode := range []string{string(harden.CertsAuto), string(harden.CertsExisting)} {
 		t.Run(mode, func(t *testing.T) {
 			root := steptest.Root(t, "unhardened")
 			wd, err := os.Getwd()

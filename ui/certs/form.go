@@ -3,7 +3,6 @@ package certs
 import (
 	"errors"
 	"fmt"
-	"github.com/etcd-harden/etcd-harden/ui/step"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,12 +11,14 @@ import (
 	"charm.land/huh/v2"
 
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
-var modeOptions = []huh.Option[string]{
-	huh.NewOption("auto — generate what is missing or failing (recommended)", ModeAuto),
-	huh.NewOption("existing — use the files as they are; refused if a check fails", ModeExisting),
-	huh.NewOption("generate — new server, peer and client certificates; the CA is kept when its key is there", ModeGenerate),
+var modeOptions = []huh.Option[harden.CertsMode]{
+	huh.NewOption("auto — generate what is missing or failing (recommended)", harden.CertsAuto),
+	huh.NewOption("existing — use the files as they are; refused if a check fails", harden.CertsExisting),
+	huh.NewOption("generate — new server, peer and client certificates; the CA is kept when its key is there", harden.CertsGenerate),
 }
 
 var keyTypeOptions = []huh.Option[dcerts.KeyType]{
@@ -29,29 +30,14 @@ var keyTypeOptions = []huh.Option[dcerts.KeyType]{
 // them when editing. intro is set for the accessible form: the situation written out,
 // since the plain driver shows no view before the form.
 func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
-	var groups []*huh.Group
-	add := func(hide func() bool, fields ...huh.Field) {
-		if hide == nil {
-			hide = func() bool { return false }
-		}
-		for i, f := range fields {
-			fields[i] = step.AskWhen(f, func() bool { return !hide() })
-		}
-		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
-	}
-	withDefault := func(title, value string) string {
-		if intro != "" && value != "" {
-			return title + " [" + value + "]"
-		}
-		return title
-	}
-	existing := func() bool { return p.a.mode == ModeExisting }
+	g := &step.Groups{Intro: intro}
+	existing := func() bool { return p.a.mode == harden.CertsExisting }
 	// Questions about generation are not asked when "existing" was given in advance.
 	askGen := func(k string) bool { return ask(k) && (ask(KeyMode) || !existing()) }
 	asked := false
 	if ask(KeyMode) {
 		asked = true
-		add(nil, huh.NewSelect[string]().Key(KeyMode).Title("Certificates").
+		g.Add(nil, huh.NewSelect[harden.CertsMode]().Key(KeyMode).Title("Certificates").
 			Description("Generated files follow kubeadm: an etcd CA for 10 years, leaf certificates for 1 year.").
 			Options(modeOptions...).Value(&p.a.mode))
 	}
@@ -61,7 +47,7 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			Options(keyTypeOptions...).Value(&p.a.keyType))
 	}
 	if askGen(KeyNodeName) {
-		gen = append(gen, huh.NewInput().Key(KeyNodeName).Title(withDefault("Node name", p.a.nodeName)).
+		gen = append(gen, huh.NewInput().Key(KeyNodeName).Title(g.Titled("Node name", p.a.nodeName)).
 			Description("CN and SAN of the server and peer certificates; etcd.yaml --name by default.").
 			Validate(func(v string) error {
 				// Accessible mode checks the raw line: empty keeps the value shown.
@@ -72,34 +58,26 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			}).Value(&p.a.nodeName))
 	}
 	if askGen(KeyAdvertiseIP) {
-		gen = append(gen, huh.NewInput().Key(KeyAdvertiseIP).Title(withDefault("Advertise IP", p.a.advertiseIP)).
+		gen = append(gen, huh.NewInput().Key(KeyAdvertiseIP).Title(g.Titled("Advertise IP", p.a.advertiseIP)).
 			Description("IP SAN of the server and peer certificates; from --advertise-client-urls by default.").
 			Validate(validIP).Value(&p.a.advertiseIP))
 	}
 	if len(gen) > 0 {
 		asked = true
-		add(existing, gen...)
+		g.Add(existing, gen...)
 	}
 	if asked {
 		p.pathPair, p.pathCert, p.pathKey = "", "", ""
-		add(nil, huh.NewSelect[string]().Title("Change a path?").
+		g.Add(nil, huh.NewSelect[string]().Title("Change a path?").
 			Description("Point a pair at other files on the node; the paths above come from the manifests or kubeadm's layout.").
 			Options(p.pathOptions()...).Value(&p.pathPair))
-		add(func() bool { return p.pathPair == "" },
+		g.Add(func() bool { return p.pathPair == "" },
 			huh.NewInput().Title("Certificate file (path on the node; empty keeps it)").Validate(p.validPath).
 				Suggestions(p.pathSuggestions(".crt", ".pem")).Value(&p.pathCert),
 			huh.NewInput().Title("Key file (path on the node; empty keeps it)").Validate(p.validPath).
 				Suggestions(p.pathSuggestions(".key", "-key.pem")).Value(&p.pathKey))
 	}
-	if len(groups) == 0 {
-		return nil
-	}
-	if intro == "" {
-		return huh.NewForm(groups...)
-	}
-	groups = append([]*huh.Group{huh.NewGroup(huh.NewNote().Title("What etcd has now").Description(intro))}, groups...)
-	// ThemeBase writes no escape codes in accessible mode.
-	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(huh.ThemeBase))
+	return g.Form("What etcd has now")
 }
 
 func (p *Step) pathOptions() []huh.Option[string] {

@@ -7,36 +7,37 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	dcerts "github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // View implements step.Step.
 func (p *Step) View(f step.Frame) string {
-	p.dark = f.Dark
+	p.SetDark(f.Dark)
 	switch {
 	case !p.loaded:
 		return "Reading the certificates…"
 	case p.found == nil:
-		return f.R.Error(step.ErrorView(p.err, p.fix), f.Width)
-	case p.form != nil:
-		return step.WithForm(f.R.Checks(p.rows(p.current(), p.checks), f.Width), p.form.View(), f.Height)
+		return f.R.Error(p.ErrorView(), f.Width)
+	case p.Open():
+		return step.WithForm(f.R.Checks(p.rows(p.current(), p.checks), f.Width), p.FormView(), f.Height)
 	case p.working:
 		return join(f.R.Checks(p.rows(p.current(), p.checks), f.Width), "Generating keys and certificates…")
 	}
 	blocks := []string{f.R.Facts(p.answerFacts(), f.Width)}
 	switch {
-	case p.err != nil:
+	case p.Err() != nil:
 		blocks = append(blocks, "As the files are now:", p.checksView(f, p.current(), p.checks),
-			f.R.Error(step.ErrorView(p.err, p.fix), f.Width))
+			f.R.Error(p.ErrorView(), f.Width))
 	case p.planned != nil:
-		if g := p.made.gen; g != nil && len(g.Notes) > 0 {
+		if g := p.generatedNow(); g != nil && len(g.Notes) > 0 {
 			blocks = append(blocks, f.R.Summary(render.Summary{Notes: g.Notes}, f.Width))
 		}
 		title := "As the plan leaves them:"
-		if p.a.mode == ModeExisting {
+		if p.a.mode == harden.CertsExisting {
 			title = "As the files are now (mode existing uses them as they are):"
 		}
-		blocks = append(blocks, title, p.checksView(f, p.made.pairs, p.planned))
+		blocks = append(blocks, title, p.checksView(f, p.made.certs.Pairs, p.planned))
 		if !p.ok {
 			blocks = append(blocks, f.R.Error(render.Error{
 				What: plural(failures(p.planned), "check") + " would fail with these answers",
@@ -51,20 +52,20 @@ func join(blocks ...string) string { return strings.Join(blocks, "\n\n") }
 
 // answerFacts are the answers and what they made.
 func (p *Step) answerFacts() []render.Fact {
-	facts := []render.Fact{{Key: "mode", Value: p.a.mode}}
-	if p.a.mode != ModeExisting {
+	facts := []render.Fact{{Key: "mode", Value: string(p.a.mode)}}
+	if p.a.mode != harden.CertsExisting {
 		facts = append(facts,
 			render.Fact{Key: "key type", Value: string(p.a.keyType)},
 			render.Fact{Key: "node name", Value: p.a.nodeName},
 			render.Fact{Key: "advertise IP", Value: p.a.advertiseIP})
 	}
-	if p.made != nil && p.made.gen != nil {
+	if g := p.generatedNow(); g != nil {
 		issued := "nothing: every pair passes its checks"
-		if len(p.made.gen.Issued) > 0 {
-			issued = strings.Join(p.made.gen.Issued, ", ")
+		if len(g.Issued) > 0 {
+			issued = strings.Join(g.Issued, ", ")
 		}
 		facts = append(facts, render.Fact{Key: "generated", Value: issued})
-		if p.made.gen.NewCA {
+		if g.NewCA {
 			facts = append(facts, render.Fact{Key: "new etcd CA", Value: "yes: every etcd certificate is issued by it"})
 		}
 	}

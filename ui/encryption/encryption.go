@@ -34,19 +34,16 @@ type Step struct {
 	now    func() time.Time
 	random io.Reader // where keys come from: crypto/rand
 
+	step.Questions // the form, the answers given in advance, the error
+
 	located bool
 	cur     *enc.Current
 	inUse   inUse // the keys etcd's values were written with
 	a       answers
-	preset  map[string]bool // answers given before the step started: not asked
-	form    *huh.Form       // the terminal UI's form while it is being filled in
-	dark    bool            // the terminal's background, for the form's theme
 
 	keys      map[enc.Provider][]byte // one key per provider choice, made once
 	res       *enc.Result
 	configRel string // the config file relative to the root, for the diff
-	err       error
-	fix       string
 	reveal    revealState
 }
 
@@ -61,7 +58,7 @@ const (
 
 // New returns the encryption step.
 func New() *Step {
-	return &Step{now: time.Now, random: rand.Reader, keys: map[enc.Provider][]byte{}, dark: true}
+	return &Step{now: time.Now, random: rand.Reader, keys: map[enc.Provider][]byte{}, Questions: step.NewQuestions("encryption")}
 }
 
 type located struct {
@@ -122,10 +119,7 @@ func (p *Step) Intro() string {
 // Init implements step.Step: it reads the config kube-apiserver points at, off the UI
 // goroutine.
 func (p *Step) Init(s *step.Session) tea.Cmd {
-	p.preset = map[string]bool{}
-	for k := range s.Answers {
-		p.preset[k] = true
-	}
+	p.Preset(s.Answers)
 	state, scan := s.State, s.ScanEtcd
 	return func() tea.Msg {
 		cur, err := enc.Locate(state)
@@ -144,16 +138,15 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 	case located:
 		return p.onLocated(s, msg)
 	case step.FormDone:
-		p.form = nil
+		p.Done()
 		return p.plan(s)
 	case tea.KeyPressMsg:
-		if p.form != nil {
-			return p.updateForm(s, msg)
+		if !p.Open() {
+			return p.key(msg)
 		}
-		return p.key(s, msg)
 	}
-	if p.form != nil {
-		return p.updateForm(s, msg)
+	if p.Open() {
+		return p.UpdateForm(msg, func() tea.Cmd { return p.plan(s) })
 	}
 	return nil
 }
@@ -161,18 +154,18 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 func (p *Step) onLocated(s *step.Session, msg located) tea.Cmd {
 	p.located = true
 	if msg.err != nil {
-		return p.fail(msg.err, locateFix(msg.err))
+		return p.Fail(msg.err, locateFix(msg.err))
 	}
 	p.cur, p.inUse = msg.cur, msg.inUse
 	p.defaults()
 	if err := p.a.prefill(s.Answers); err != nil {
-		return p.fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
+		return p.Fail(err, "correct the answer in the answers file or flag (see the allowed values above)")
 	}
-	p.form = p.tuiForm(false)
-	if p.form == nil {
+	cmd := p.Start(p.formFor(p.Asks(false), ""))
+	if !p.Open() {
 		return p.plan(s)
 	}
-	return p.form.Init()
+	return cmd
 }
 
 // defaults are the answers offered first: secretbox for secrets with today's key name,
@@ -188,33 +181,13 @@ func (p *Step) defaults() {
 // Form implements step.Prompter: the questions whose answers were not given, with the
 // situation written out first for the plain driver.
 func (p *Step) Form(s *step.Session) *huh.Form {
-	if !p.located || p.err != nil && p.res == nil {
+	if !p.located || p.Err() != nil && p.res == nil {
 		return nil
 	}
-	return p.formFor(func(k string) bool { return !p.preset[k] }, p.situationText())
+	return p.formFor(p.Asks(false), p.situationText())
 }
 
-// tuiForm is the form the terminal UI runs inside the step; all is true when the user
-// asked to edit every answer.
-func (p *Step) tuiForm(all bool) *huh.Form {
-	return step.InShell(p.formFor(func(k string) bool { return all || !p.preset[k] }, ""), &p.dark)
-}
-
-func (p *Step) updateForm(s *step.Session, msg tea.Msg) tea.Cmd {
-	var cmd tea.Cmd
-	p.form, cmd = step.UpdateForm(p.form, msg)
-	switch p.form.State {
-	case huh.StateCompleted:
-		p.form = nil
-		return tea.Batch(cmd, p.plan(s))
-	case huh.StateAborted:
-		p.form = nil
-		return p.fail(errors.New("the encryption questions were not finished"), "press e to answer them")
-	}
-	return cmd
-}
-
-func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
+func (p *Step) key(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case p.reveal == asking && key.Matches(msg, yesKey):
 		p.reveal = shown
@@ -226,10 +199,11 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 	case p.canReveal() && key.Matches(msg, revealKey):
 		p.reveal = asking
 	case p.editable() && key.Matches(msg, editKey):
-		if p.form = p.tuiForm(true); p.form != nil {
+		cmd := p.Start(p.formFor(p.Asks(true), ""))
+		if p.Open() {
 			p.reveal = hidden
-			return p.form.Init()
 		}
+		return cmd
 	}
 	return nil
 }
@@ -237,27 +211,27 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 // editable reports whether the answers can be asked again: the existing config was read
 // and the answers were planned or failed.
 func (p *Step) editable() bool {
-	return p.located && p.a.provider != "" && (p.res != nil || p.err != nil)
+	return p.located && p.a.provider != "" && (p.res != nil || p.Err() != nil)
 }
 
 // canReveal reports whether there is a new key to show.
-func (p *Step) canReveal() bool { return p.res != nil && p.err == nil && !p.res.Key.IsZero() }
+func (p *Step) canReveal() bool { return p.res != nil && p.Err() == nil && !p.res.Key.IsZero() }
 
 // CapturesKeys implements step.Capturer: the form, and the reveal question, get every key.
-func (p *Step) CapturesKeys() bool { return p.form != nil || p.reveal == asking }
+func (p *Step) CapturesKeys() bool { return p.Open() || p.reveal == asking }
 
 // ScrollsItself implements step.Scroller: a form keeps its own place; the planned view
 // is scrolled by the shell.
-func (p *Step) ScrollsItself() bool { return p.form != nil }
+func (p *Step) ScrollsItself() bool { return p.Open() }
 
 // Ready implements step.Step: the answers are in and the plan was made.
-func (p *Step) Ready() bool { return p.res != nil && p.err == nil && p.form == nil }
+func (p *Step) Ready() bool { return p.res != nil && p.Err() == nil && !p.Open() }
 
 // Keys implements step.Step.
 func (p *Step) Keys() []key.Binding {
 	switch {
-	case p.form != nil:
-		return p.form.KeyBinds()
+	case p.Open():
+		return p.FormKeys()
 	case p.reveal == asking:
 		return []key.Binding{yesKey, noKey}
 	case p.reveal == shown:
@@ -304,10 +278,11 @@ func (p *Step) keyFor(provider enc.Provider) ([]byte, error) {
 
 // plan sets the step's planner for the current answers and rebuilds the session's plan.
 func (p *Step) plan(s *step.Session) tea.Cmd {
-	p.res, p.err, p.reveal = nil, nil, hidden
+	p.ClearErr()
+	p.res, p.reveal = nil, hidden
 	raw, err := p.keyFor(p.a.provider)
 	if err != nil {
-		return p.fail(err, "the system's random source failed; try again")
+		return p.Fail(err, "the system's random source failed; try again")
 	}
 	o := p.options(p.now())
 	err = s.SetPlanner(Name, func(pl *plan.Plan) error {
@@ -328,7 +303,7 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		_ = s.SetPlanner(Name, nil)
 		p.res = nil
 		delete(s.Values, step.ValueEncryption)
-		return p.fail(err, planFix(err))
+		return p.Fail(err, planFix(err))
 	}
 	p.configRel = s.Layout.Rel(p.res.ConfigFile)
 	if s.Answers == nil {
@@ -336,11 +311,6 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 	}
 	p.a.record(s.Answers)
 	return nil
-}
-
-func (p *Step) fail(err error, fix string) tea.Cmd {
-	p.err, p.fix = err, fix
-	return step.Fail(err, fix)
 }
 
 func locateFix(err error) string {

@@ -132,7 +132,7 @@ func TestRotateExistingConfig(t *testing.T) {
 			}
 			steptest.Drive(t, p, s, func() tea.Msg { return step.FormDone{} })
 			if !p.Ready() || p.res.Action != enc.ActionRotated {
-				t.Fatalf("not rotated: %+v %v", p.res, p.err)
+				t.Fatalf("not rotated: %+v %v", p.res, p.Err())
 			}
 			if len(p.res.RemainingSteps) == 0 || !strings.Contains(strings.Join(p.res.OldKeys, ","), "aescbc:key1") {
 				t.Fatalf("result = %+v", p.res)
@@ -164,7 +164,7 @@ func TestKeepsAGoodConfigByDefault(t *testing.T) {
 	}
 	steptest.Drive(t, p, s, func() tea.Msg { return step.FormDone{} })
 	if !p.Ready() || p.res.Action != enc.ActionKept {
-		t.Fatalf("action = %+v, err %v", p.res, p.err)
+		t.Fatalf("action = %+v, err %v", p.res, p.Err())
 	}
 }
 
@@ -225,7 +225,7 @@ func TestAccessibleForm(t *testing.T) {
 				t.Fatalf("errors: %+v\n%s", errs, out.String())
 			}
 			if !p.Ready() {
-				t.Fatalf("not ready: %v\n%s", p.err, out.String())
+				t.Fatalf("not ready: %v\n%s", p.Err(), out.String())
 			}
 			if strings.Contains(out.String(), "\x1b") {
 				t.Errorf("the accessible form writes escape codes:\n%s", out.String())
@@ -257,11 +257,11 @@ func TestTerminalFormAndReveal(t *testing.T) {
 	if v := p.View(step.Frame{R: plain.New(), Width: 100}); !strings.Contains(v, "Provider of the new key") {
 		t.Fatalf("the form is not shown:\n%s", v)
 	}
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
 	if !p.Ready() || p.res.Provider != enc.Secretbox {
-		t.Fatalf("enter through the defaults did not plan secretbox: %+v %v\n%s", p.res, p.err, p.View(step.Frame{R: plain.New()}))
+		t.Fatalf("enter through the defaults did not plan secretbox: %+v %v\n%s", p.res, p.Err(), p.View(step.Frame{R: plain.New()}))
 	}
 	key := theKey(t, p)
 	steptest.NoSecret(t, p, s, key)
@@ -280,11 +280,11 @@ func TestTerminalFormAndReveal(t *testing.T) {
 	steptest.NoSecret(t, p, s, key)
 	// e asks again; a new provider gets its own key, the old one is kept for it.
 	steptest.Press(t, p, s, "e")
-	if p.form == nil {
+	if !p.Open() {
 		t.Fatal("e did not open the form again")
 	}
 	steptest.Press(t, p, s, "down", "down")
-	for i := 0; p.form != nil && i < 20; i++ {
+	for i := 0; p.Open() && i < 20; i++ {
 		steptest.Press(t, p, s, "enter")
 	}
 	if p.res == nil || p.res.Provider != enc.AESCBC || theKey(t, p) == key {
@@ -355,7 +355,7 @@ func TestGolden(t *testing.T) {
 			p := newStep()
 			steptest.Drive(t, p, s, p.Init(s))
 			if !p.Ready() {
-				t.Fatalf("not ready: %v", p.err)
+				t.Fatalf("not ready: %v", p.Err())
 			}
 			vs := steptest.Views(p, 100, 60)
 			t.Chdir(wd)
@@ -387,7 +387,7 @@ func TestWarnsAboutTheFlagInEtcdYAML(t *testing.T) {
 	p := newStep()
 	steptest.Drive(t, p, s, p.Init(s))
 	if !p.Ready() {
-		t.Fatalf("not ready: %v", p.err)
+		t.Fatalf("not ready: %v", p.Err())
 	}
 	etcd := s.Plan.Find("etc/kubernetes/manifests/etcd.yaml")
 	if etcd == nil || bytes.Contains(etcd.New, []byte("encryption-provider-config")) {

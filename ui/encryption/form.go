@@ -3,13 +3,13 @@ package encryption
 import (
 	"errors"
 	"fmt"
-	"github.com/etcd-harden/etcd-harden/ui/step"
 	"slices"
 	"strings"
 
 	"charm.land/huh/v2"
 
 	enc "github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // providerOption is how each provider is offered: the short guidance the user needs
@@ -25,47 +25,31 @@ var providerOption = map[enc.Provider]string{
 // them when editing. intro is set for the accessible form: the situation written out,
 // since the plain driver shows no view before the form.
 func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
-	var groups []*huh.Group
-	// Accessible inputs show their title only: name the default there.
-	withDefault := func(title, value string) string {
-		if intro != "" && value != "" {
-			return title + " [" + value + "]"
-		}
-		return title
-	}
-	add := func(hide func() bool, fields ...huh.Field) {
-		if hide == nil {
-			hide = func() bool { return false }
-		}
-		for i, f := range fields {
-			fields[i] = step.AskWhen(f, func() bool { return !hide() })
-		}
-		groups = append(groups, huh.NewGroup(fields...).WithHideFunc(hide))
-	}
+	g := &step.Groups{Intro: intro}
 	isKMS := func() bool { return p.a.provider == enc.KMS }
 	// Questions that only one kind of provider needs are not asked when the provider
 	// was given in advance and is the other kind.
 	askKMS := func(k string) bool { return ask(k) && (ask(KeyProvider) || isKMS()) }
 	askKey := func(k string) bool { return ask(k) && (ask(KeyProvider) || !isKMS()) }
 	if ask(KeyProvider) {
-		add(nil, huh.NewSelect[enc.Provider]().Key(KeyProvider).
+		g.Add(nil, huh.NewSelect[enc.Provider]().Key(KeyProvider).
 			Title("Provider of the new key").
 			DescriptionFunc(func() string { _, g, _ := enc.ProviderInfo(p.a.provider); return g }, &p.a.provider).
 			Options(providerOptions()...).Value(&p.a.provider))
 	}
 	var kms []huh.Field
 	if askKMS(KeyKMSName) {
-		kms = append(kms, huh.NewInput().Key(KeyKMSName).Title(withDefault("KMS plugin name", p.a.kmsName)).
+		kms = append(kms, huh.NewInput().Key(KeyKMSName).Title(g.Titled("KMS plugin name", p.a.kmsName)).
 			Description("Stored in every encrypted value's prefix; must be unique in the config.").
 			Validate(step.OrKept(&p.a.kmsName, validKMSName)).Value(&p.a.kmsName))
 	}
 	if askKMS(KeyKMSEndpoint) {
-		kms = append(kms, huh.NewInput().Key(KeyKMSEndpoint).Title(withDefault("KMS plugin endpoint", p.a.kmsEndpoint)).
+		kms = append(kms, huh.NewInput().Key(KeyKMSEndpoint).Title(g.Titled("KMS plugin endpoint", p.a.kmsEndpoint)).
 			Placeholder("unix:///var/run/kms-plugin.sock").
 			Validate(step.OrKept(&p.a.kmsEndpoint, validEndpoint)).Value(&p.a.kmsEndpoint))
 	}
 	if len(kms) > 0 {
-		add(func() bool { return !isKMS() }, kms...)
+		g.Add(func() bool { return !isKMS() }, kms...)
 	}
 	var res []huh.Field
 	if ask(KeyResources) {
@@ -83,37 +67,29 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 			Validate(func(v string) error { return validResources(p.a.resources, v) }).Value(&p.a.custom))
 	}
 	if len(res) > 0 {
-		add(nil, res...)
+		g.Add(nil, res...)
 	}
 	if askKey(KeyKeyName) {
-		add(isKMS, huh.NewInput().Key(KeyKeyName).Title(withDefault("Key name", p.a.keyName)).
+		g.Add(isKMS, huh.NewInput().Key(KeyKeyName).Title(g.Titled("Key name", p.a.keyName)).
 			Description("Stored in each value's prefix (k8s:enc:<provider>:v1:<name>:), so you can tell keys apart.").
 			Validate(validKeyName).Value(&p.a.keyName))
 	}
 	if p.hasConfig() && ask(KeyRotate) {
-		add(p.rotateForced, huh.NewSelect[bool]().Key(KeyRotate).
+		g.Add(p.rotateForced, huh.NewSelect[bool]().Key(KeyRotate).
 			Title("kube-apiserver already has a config: keep it or rotate?").
 			Description("Rotating puts a new key first and keeps the old keys for reading values written before.").
 			Options(huh.NewOption("keep the config as it is", false), huh.NewOption("rotate: add a new key first", true)).
 			Value(&p.a.rotate))
-		add(func() bool { return !p.rotateForced() }, huh.NewNote().Title("The config will be rotated").
+		g.Add(func() bool { return !p.rotateForced() }, huh.NewNote().Title("The config will be rotated").
 			Description("The config stores some of these resources in plaintext (identity first): a new key goes first and identity last."))
 	}
 	if ask(KeyAutoReload) {
-		add(nil, huh.NewConfirm().Key(KeyAutoReload).
+		g.Add(nil, huh.NewConfirm().Key(KeyAutoReload).
 			Title("Reload the config automatically?").
 			Description("Adds --encryption-provider-config-automatic-reload: kube-apiserver re-reads the file when it changes, so later rotations need no restart.").
 			Affirmative("Yes").Negative("No").Value(&p.a.autoReload))
 	}
-	if len(groups) == 0 {
-		return nil
-	}
-	if intro == "" {
-		return huh.NewForm(groups...)
-	}
-	groups = append([]*huh.Group{huh.NewGroup(huh.NewNote().Title("What kube-apiserver has now").Description(intro))}, groups...)
-	// ThemeBase writes no escape codes in accessible mode.
-	return huh.NewForm(groups...).WithTheme(huh.ThemeFunc(huh.ThemeBase))
+	return g.Form("What kube-apiserver has now")
 }
 
 func providerOptions() []huh.Option[enc.Provider] {

@@ -13,17 +13,17 @@ import (
 
 // View implements step.Step.
 func (p *Step) View(f step.Frame) string {
-	p.dark = f.Dark
+	p.SetDark(f.Dark)
 	switch {
 	case !p.located:
 		return "Reading kube-apiserver's encryption config…"
 	case p.a.provider == "":
-		return f.R.Error(step.ErrorView(p.err, p.fix), f.Width)
-	case p.form != nil:
-		return step.WithForm(f.R.Facts(p.situation(), f.Width), p.form.View(), f.Height)
-	case p.err != nil || p.res == nil:
+		return f.R.Error(p.ErrorView(), f.Width)
+	case p.Open():
+		return step.WithForm(f.R.Facts(p.situation(), f.Width), p.FormView(), f.Height)
+	case p.Err() != nil || p.res == nil:
 		return join(f.R.Facts(p.situation(), f.Width),
-			f.R.Error(step.ErrorView(p.err, p.fix), f.Width))
+			f.R.Error(p.ErrorView(), f.Width))
 	}
 	return p.planned(f)
 }
