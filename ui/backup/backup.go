@@ -38,18 +38,6 @@ const Name = "backup"
 // DefaultTimeout bounds a test: the save and the verification together.
 const DefaultTimeout = 5 * time.Minute
 
-// ValueKey is the Session.Values key under which the step leaves its Outcome.
-const ValueKey = "backup"
-
-// Outcome is what the step hands to later steps (the summary) in Session.Values[ValueKey].
-type Outcome struct {
-	Skipped bool
-	// Report is the passing test's report; nil when skipped.
-	Report *snapshot.Report
-	// ScheduleFiles are the schedule files written into the destination.
-	ScheduleFiles []string
-}
-
 // Options tune the step; the zero value is what the wizard uses.
 type Options struct {
 	// Timeout bounds the test (DefaultTimeout when 0).
@@ -244,9 +232,7 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 func (p *Step) skip(s *step.Session) {
 	p.phase = phaseSkipped
 	p.report, p.err, p.written = nil, nil, nil
-	if s.Values != nil {
-		s.Put(ValueKey, Outcome{Skipped: true})
-	}
+	s.Backup = &step.BackupOutcome{Skipped: true}
 }
 
 // finish records the end of a run; a failure goes to the shell's error view too.
@@ -254,15 +240,11 @@ func (p *Step) finish(s *step.Session, d doneMsg) tea.Cmd {
 	p.phase, p.cancel = phaseDone, nil
 	p.report, p.err, p.written = d.report, d.err, d.written
 	if d.err != nil {
-		if s.Values != nil {
-			delete(s.Values, ValueKey)
-		}
+		s.Backup = nil
 		e := p.errorView()
 		return func() tea.Msg { return step.ErrorMsg{Err: e} }
 	}
-	if s.Values != nil {
-		s.Put(ValueKey, Outcome{Report: d.report, ScheduleFiles: d.written})
-	}
+	s.Backup = &step.BackupOutcome{Report: d.report, ScheduleFiles: d.written}
 	return nil
 }
 

@@ -44,10 +44,9 @@ var errTimedOut = errors.New("the test did not finish within")
 
 // newJob resolves the connection and the test's options from the session and answers.
 func newJob(s *step.Session, a answers, o Options) (job, error) {
-	flags := etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key)
-	conn, err := etcdconn.Resolve(flags, s.State)
+	conn, err := s.Conn()
 	if err != nil {
-		return job{conn: flags}, err
+		return job{conn: s.Etcd}, err
 	}
 	cfg, err := conn.ClientConfig()
 	if err != nil {

@@ -306,8 +306,8 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		return p.fail(err, "fix the file named above, then press e to plan again")
 	}
 	p.ok = true
-	s.Put(step.ValueCerts, &harden.CertsResult{Mode: harden.CertsMode(p.a.mode), Pairs: g.pairs, Generated: g.gen,
-		Before: g.checks, After: p.planned})
+	s.Certs = &harden.CertsResult{Mode: harden.CertsMode(p.a.mode), Pairs: g.pairs, Generated: g.gen,
+		Before: g.checks, After: p.planned}
 	if s.Answers == nil {
 		s.Answers = map[string]string{}
 	}
