@@ -118,12 +118,8 @@ func todo(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 // renew the certificates before.
 func afterAll(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 	var out []string
-	var b step.BackupOutcome
-	if s.Backup != nil {
-		b = *s.Backup
-	}
-	switch {
-	case b.Report == nil:
+	switch b := s.Backup; {
+	case b == nil || b.Report == nil:
 		out = append(out, "Prove a backup works before you need it: etcd-harden snapshot test --dest /var/backups/etcd (the backup step was skipped).")
 	case b.Report.Schedule != nil:
 		out = append(out, "Copy etcd snapshots offsite, and install the schedule from the backup step so they keep coming.")
