@@ -123,7 +123,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	mu.Lock()
 	quiet = true
 	mu.Unlock()
-	o.Lab = l
+	o.Lab = l // the lab's own act, its rewrite of the Secrets, is offered in the summary
 	return ui.Run(ctx, o)
 }
 

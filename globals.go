@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"charm.land/bubbles/v2/help"
 	"github.com/charmbracelet/x/term"
@@ -17,18 +16,18 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/ui"
-	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
 // globalOptions are the flags every command shares. They follow the ecosystem: kubeadm's
 // folders and etcdctl's own connection flags and ETCDCTL_* variables.
 type globalOptions struct {
 	root, manifestsDir, pkiDir string
-	endpoints                  []string
-	cacert, cert, key          string
-	plain                      bool
-	answers                    string
-	yes                        bool
+	// etcd is etcdctl's connection flags; resolve completes them with the ETCDCTL_*
+	// variables.
+	etcd    etcdconn.Conn
+	plain   bool
+	answers string
+	yes     bool
 }
 
 func (g *globalOptions) register(cmd *cobra.Command) {
@@ -36,10 +35,10 @@ func (g *globalOptions) register(cmd *cobra.Command) {
 	f.StringVar(&g.root, "root", "/", "Prefix of the node's file system (the lab and tests point it at a folder)")
 	f.StringVar(&g.manifestsDir, "manifests-dir", "", "Folder of the static pod manifests (default <root>/etc/kubernetes/manifests)")
 	f.StringVar(&g.pkiDir, "pki-dir", "", "Folder of the etcd certificates (default <root>/etc/kubernetes/pki/etcd)")
-	f.StringSliceVar(&g.endpoints, "endpoints", nil, "Client URLs of etcd (default $ETCDCTL_ENDPOINTS)")
-	f.StringVar(&g.cacert, "cacert", "", "Trust bundle (the CA) for etcd's server certificate (default $ETCDCTL_CACERT)")
-	f.StringVar(&g.cert, "cert", "", "Client certificate for etcd (default $ETCDCTL_CERT)")
-	f.StringVar(&g.key, "key", "", "Client key for etcd (default $ETCDCTL_KEY)")
+	f.StringSliceVar(&g.etcd.Endpoints, "endpoints", nil, "Client URLs of etcd (default $ETCDCTL_ENDPOINTS)")
+	f.StringVar(&g.etcd.CACert, "cacert", "", "Trust bundle (the CA) for etcd's server certificate (default $ETCDCTL_CACERT)")
+	f.StringVar(&g.etcd.Cert, "cert", "", "Client certificate for etcd (default $ETCDCTL_CERT)")
+	f.StringVar(&g.etcd.Key, "key", "", "Client key for etcd (default $ETCDCTL_KEY)")
 	f.BoolVar(&g.plain, "plain", false, "Plain text, no colours or terminal UI (also with NO_COLOR, TERM=dumb or no terminal)")
 }
 
@@ -51,19 +50,7 @@ func (g *globalOptions) registerAnswers(cmd *cobra.Command) {
 
 // resolve fills what the flags left out: etcdctl's variables and the folders under root.
 func (g *globalOptions) resolve() error {
-	if len(g.endpoints) == 0 {
-		if v := os.Getenv("ETCDCTL_ENDPOINTS"); v != "" {
-			g.endpoints = strings.Split(v, ",")
-		}
-	}
-	for _, f := range []struct {
-		v   *string
-		env string
-	}{{&g.cacert, "ETCDCTL_CACERT"}, {&g.cert, "ETCDCTL_CERT"}, {&g.key, "ETCDCTL_KEY"}} {
-		if *f.v == "" {
-			*f.v = os.Getenv(f.env)
-		}
-	}
+	g.etcd = etcdconn.FromCommandLine(g.etcd, os.Getenv)
 	root, err := filepath.Abs(g.root)
 	if err != nil {
 		return &usageError{fmt.Errorf("--root %s: %w", g.root, err)}
@@ -103,7 +90,7 @@ func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) (ui.Options, erro
 		Theme:         tuiTheme,
 		In:            in,
 		Out:           out,
-		Etcd:          step.EtcdClient{Endpoints: g.endpoints, CACert: g.cacert, Cert: g.cert, Key: g.key},
+		Etcd:          g.etcd,
 		Yes:           g.yes,
 	}
 	if g.answers != "" {
@@ -142,7 +129,7 @@ func (g *globalOptions) etcdConn() (etcdconn.Conn, *discover.State, error) {
 	if loadErr != nil {
 		st = nil
 	}
-	conn, err := etcdconn.Resolve(etcdconn.FromFlags(g.endpoints, g.cacert, g.cert, g.key), st)
+	conn, err := etcdconn.Resolve(g.etcd, st)
 	if err != nil && loadErr != nil {
 		return conn, nil, fmt.Errorf("%w; or pass --endpoints (with --cacert, --cert and --key for https)", loadErr)
 	}

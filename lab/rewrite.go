@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
@@ -19,6 +20,29 @@ import (
 // RewriteNote says what RewriteSecrets stands for; show it with its result.
 const RewriteNote = "the lab has no kube-apiserver: it rewrote the stored objects itself through the " +
 	"encryption config, standing in for `kubectl get secrets -A -o json | kubectl replace -f -` on a real cluster"
+
+// Rewrite is RewriteSecrets on the lab's own etcd, with how etcd holds the lab's values
+// (Secrets and ConfigMaps) counted before and after: what the wizard's summary shows.
+func (l *Lab) Rewrite(ctx context.Context) (before, after *encryption.StatusReport, err error) {
+	cli, err := l.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cli.Close()
+	before, err = encryption.Status(ctx, cli, labResources, nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := RewriteSecrets(ctx, l.Root(), cli, nil); err != nil {
+		return before, nil, err
+	}
+	after, err = encryption.Status(ctx, cli, labResources, nil, nil)
+	return before, after, err
+}
+
+// RewriteNote is the constant RewriteNote, for the wizard that shows it with Rewrite's
+// result.
+func (l *Lab) RewriteNote() string { return RewriteNote }
 
 // Errors of RewriteSecrets that a caller may want to tell apart.
 var (

@@ -92,7 +92,7 @@ func (p Plain) abort(s *step.Session, why error) error {
 // writtenSoFar says what the steps before the abort wrote: the review step is the one
 // that writes the node (apply) or a plan folder (save).
 func writtenSoFar(s *step.Session) string {
-	res, _ := s.Values[step.ValueReview].(*review.Result)
+	res := s.Review
 	switch {
 	case res != nil && res.Action == review.ActionApply:
 		return fmt.Sprintf("after the plan was applied (backup %s; undo with etcd-harden rollback %s)", res.BackupDir, res.BackupDir)

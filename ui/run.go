@@ -9,7 +9,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
@@ -28,20 +27,22 @@ type Options struct {
 	Theme         Theme
 	In            io.Reader
 	Out           io.Writer
-	// Lab is the sandbox the wizard runs against, if any (etcd-harden lab).
-	Lab *lab.Lab
+	// Lab is the sandbox the wizard runs against, if any (etcd-harden lab): the summary
+	// offers its rewrite of the Secrets.
+	Lab step.Lab
 	// Answers prefill prompts by key (from --answers FILE); see AnswerKeys.
 	Answers map[string]string
 	// Yes (--yes) answers yes to the acts that write the node unless Answers say
 	// otherwise: see YesAnswers. Without it they are asked, and never taken by default.
 	Yes bool
-	// Etcd is how to reach etcd as a client, from the flags (may be empty).
-	Etcd step.EtcdClient
+	// Etcd is how to reach etcd as a client, from the flags (may be empty); the session
+	// completes it from the manifests.
+	Etcd etcdconn.Conn
 }
 
 // NewSession starts the shared state of a wizard run over the given steps.
 func NewSession(l discover.Layout, defs []step.Def) *step.Session {
-	s := &step.Session{Layout: l, Plan: plan.New(l.Root), Answers: map[string]string{}, Values: map[string]any{}}
+	s := &step.Session{Layout: l, Plan: plan.New(l.Root), Answers: map[string]string{}}
 	for _, d := range defs {
 		s.Order = append(s.Order, d.Name)
 	}
@@ -68,16 +69,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	s := NewSession(o.Layout, steps)
 	s.Answers = startAnswers(o)
-	s.Etcd = o.Etcd
+	s.Etcd, s.Lab = o.Etcd, o.Lab
 	s.ScanEtcd = func(resources []string) (*encryption.StatusReport, error) {
-		conn, err := etcdconn.Resolve(etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key), s.State)
+		conn, err := s.Conn()
 		if err != nil {
 			return nil, err
 		}
 		return encryption.Scan(ctx, conn, resources, nil, time.Minute)
-	}
-	if o.Lab != nil {
-		s.Values[step.ValueLab] = o.Lab
 	}
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)

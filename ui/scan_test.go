@@ -9,7 +9,6 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
-	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
@@ -19,7 +18,7 @@ func TestScanStatusNamesTheConnectionProblem(t *testing.T) {
 	srv := testetcd.Start(t, testetcd.Options{TLS: true})
 	s := steptest.Session(t, steptest.Root(t, "hardened"), nil)
 	other := testetcd.NewTLS(t, t.TempDir())
-	s.Etcd = step.EtcdClient{Endpoints: []string{srv.Endpoint}, CACert: srv.TLS.CA, Cert: other.ClientCert, Key: other.ClientKey}
+	s.Etcd = etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, other.ClientCert, other.ClientKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	_, err := scanStatus(ctx, s)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
-	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 	"github.com/etcd-harden/etcd-harden/ui/backup"
@@ -46,23 +45,22 @@ func applyPlan(ctx context.Context, s *step.Session, progress func(string)) (str
 		return "", nil
 	}
 	progress("counting how etcd holds the values now")
-	if st, err := scanStatus(ctx, s); err != nil {
-		s.Put(step.ValueStatus, err)
-	} else {
-		s.Put(step.ValueStatus, st)
-	}
+	s.Status, s.StatusErr = scanStatus(ctx, s)
 	return rep.Backup.Dir, nil
 }
 
 // scanStatus counts how etcd holds the values of the encrypted resources right after an
 // apply, as `etcd-harden encryption status` does, over the client TLS the apply checked.
-// They stay plaintext until kube-apiserver rewrites them; the summary says so.
+// They stay plaintext until kube-apiserver rewrites them; the summary says so. The apply
+// changed the manifests, so the session reads them again first: its connection is then
+// the one they configure now.
 func scanStatus(ctx context.Context, s *step.Session) (*encryption.StatusReport, error) {
 	st, err := discover.Load(s.Layout)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := etcdconn.Resolve(etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key), st)
+	s.State = st
+	conn, err := s.Conn()
 	if err != nil {
 		return nil, err
 	}

@@ -65,6 +65,26 @@ func FromFlags(endpoints []string, cacert, cert, key string) Conn {
 	return c
 }
 
+// FromCommandLine completes the settings given as flags with etcdctl's variables
+// (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, read with getenv) where
+// the flags say nothing, and marks each setting as given on the command line.
+func FromCommandLine(flags Conn, getenv func(string) string) Conn {
+	if len(flags.Endpoints) == 0 {
+		if v := getenv("ETCDCTL_ENDPOINTS"); v != "" {
+			flags.Endpoints = strings.Split(v, ",")
+		}
+	}
+	for _, f := range []struct {
+		v   *string
+		env string
+	}{{&flags.CACert, "ETCDCTL_CACERT"}, {&flags.Cert, "ETCDCTL_CERT"}, {&flags.Key, "ETCDCTL_KEY"}} {
+		if *f.v == "" {
+			*f.v = getenv(f.env)
+		}
+	}
+	return FromFlags(flags.Endpoints, flags.CACert, flags.Cert, flags.Key)
+}
+
 // FromState reads the connection from the manifests. The endpoint is a loopback URL from
 // etcd.yaml's --listen-client-urls when there is one (a snapshot taken on the node itself
 // need not leave it), else the first of --advertise-client-urls. For an https endpoint the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +152,33 @@ func TestResolveFlagsWin(t *testing.T) {
 	}
 	if _, err := Resolve(Conn{}, nil); err == nil || !strings.Contains(err.Error(), "--endpoints") {
 		t.Fatalf("Resolve with nothing: %v", err)
+	}
+}
+
+// TestFromCommandLine: a flag wins over its ETCDCTL_* variable, a variable fills what the
+// flags leave empty, and both are named as the command line in messages.
+func TestFromCommandLine(t *testing.T) {
+	env := map[string]string{
+		"ETCDCTL_ENDPOINTS": "https://10.0.0.1:2379,https://10.0.0.2:2379",
+		"ETCDCTL_CACERT":    "/env/ca.crt",
+		"ETCDCTL_CERT":      "/env/me.crt",
+		"ETCDCTL_KEY":       "/env/me.key",
+	}
+	c := FromCommandLine(Conn{Cert: "/flag/me.crt", Key: "/flag/me.key"}, func(k string) string { return env[k] })
+	want := Conn{
+		Endpoints: []string{"https://10.0.0.1:2379", "https://10.0.0.2:2379"}, CACert: "/env/ca.crt",
+		Cert: "/flag/me.crt", Key: "/flag/me.key",
+		EndpointFrom: FromEndpointsFlag, CACertFrom: FromCACertFlag, CertFrom: FromCertFlag, KeyFrom: FromKeyFlag,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("FromCommandLine = %+v, want %+v", c, want)
+	}
+	flags := Conn{Endpoints: []string{"http://127.0.0.1:2379"}}
+	if c := FromCommandLine(flags, func(string) string { return "" }); !reflect.DeepEqual(c, FromFlags(flags.Endpoints, "", "", "")) {
+		t.Fatalf("FromCommandLine without variables = %+v", c)
+	}
+	if c := FromCommandLine(Conn{}, func(string) string { return "" }); !reflect.DeepEqual(c, Conn{}) {
+		t.Fatalf("FromCommandLine with nothing = %+v, want the zero Conn (the manifests say it all)", c)
 	}
 }
 

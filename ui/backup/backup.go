@@ -35,18 +35,6 @@ import (
 // Name is the step's name in the wizard's order.
 const Name = "backup"
 
-// ValueKey is the Session.Values key under which the step leaves its Outcome.
-const ValueKey = "backup"
-
-// Outcome is what the step hands to later steps (the summary) in Session.Values[ValueKey].
-type Outcome struct {
-	Skipped bool
-	// Report is the passing test's report; nil when skipped.
-	Report *snapshot.Report
-	// ScheduleFiles are the schedule files written into the destination.
-	ScheduleFiles []string
-}
-
 // Options tune the step; the zero value is what the wizard uses.
 type Options struct {
 	// Timeout bounds the test (snapshot.DefaultTimeout when 0).
@@ -237,9 +225,7 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 func (p *Step) skip(s *step.Session) {
 	p.phase = phaseSkipped
 	p.report, p.err = nil, nil
-	if s.Values != nil {
-		s.Put(ValueKey, Outcome{Skipped: true})
-	}
+	s.Backup = &step.BackupOutcome{Skipped: true}
 }
 
 // finish records the end of a run; a failure goes to the shell's error view too.
@@ -247,15 +233,11 @@ func (p *Step) finish(s *step.Session, d doneMsg) tea.Cmd {
 	p.phase, p.cancel = phaseDone, nil
 	p.report, p.err = d.report, d.err
 	if d.err != nil {
-		if s.Values != nil {
-			delete(s.Values, ValueKey)
-		}
+		s.Backup = nil
 		e := p.errorView()
 		return func() tea.Msg { return step.ErrorMsg{Err: e} }
 	}
-	if s.Values != nil {
-		s.Put(ValueKey, Outcome{Report: d.report, ScheduleFiles: d.report.ScheduleWritten})
-	}
+	s.Backup = &step.BackupOutcome{Report: d.report, ScheduleFiles: d.report.ScheduleWritten}
 	return nil
 }
 

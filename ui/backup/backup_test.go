@@ -21,6 +21,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/steptest"
@@ -35,7 +36,7 @@ func newSession(t *testing.T, srv *testetcd.Server, answers map[string]string) *
 	t.Helper()
 	s := steptest.Session(t, steptest.Root(t, "hardened"), answers)
 	if srv != nil {
-		s.Etcd = step.EtcdClient{Endpoints: []string{srv.Endpoint}, CACert: srv.TLS.CA, Cert: srv.TLS.ClientCert, Key: srv.TLS.ClientKey}
+		s.Etcd = etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
 	}
 	return s
 }
@@ -101,9 +102,9 @@ func TestTestPassesWithPrefilledAnswers(t *testing.T) {
 			t.Errorf("view lacks %q:\n%s", want, view)
 		}
 	}
-	out, ok := s.Values[ValueKey].(Outcome)
-	if !ok || out.Report != r || len(out.ScheduleFiles) != 3 {
-		t.Errorf("Values[%q] = %#v", ValueKey, s.Values[ValueKey])
+	out := s.Backup
+	if out == nil || out.Report != r || len(out.ScheduleFiles) != 3 {
+		t.Errorf("Backup = %#v", s.Backup)
 	}
 	if strings.Contains(strings.Join(viewKeys(p), " "), "skip") {
 		t.Errorf("a passing step offers skip: %v", viewKeys(p))
@@ -193,8 +194,8 @@ func TestFormAsksOnlyMissing(t *testing.T) {
 	if cmd := p.Init(s); cmd != nil || !p.Ready() || p.Form(s) != nil {
 		t.Fatal("backup.skip=true does not skip the step")
 	}
-	if out, ok := s.Values[ValueKey].(Outcome); !ok || !out.Skipped {
-		t.Errorf("Values = %#v", s.Values)
+	if out := s.Backup; out == nil || !out.Skipped {
+		t.Errorf("Backup = %#v", s.Backup)
 	}
 }
 
@@ -229,7 +230,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	s := newSession(t, nil, prefilled(dest))
 	tls := testetcd.NewTLS(t, t.TempDir())
 	ep := fmt.Sprintf("https://127.0.0.1:%d", testetcd.FreePort(t))
-	s.Etcd = step.EtcdClient{Endpoints: []string{ep}, CACert: tls.CA, Cert: tls.ClientCert, Key: tls.ClientKey}
+	s.Etcd = etcdconn.FromFlags([]string{ep}, tls.CA, tls.ClientCert, tls.ClientKey)
 	p := New()
 	d := runTUI(t, p, s)
 	if p.Ready() || len(d.Errs) != 1 {
@@ -341,7 +342,7 @@ func TestErrorGolden(t *testing.T) {
 	dest := "/var/backups/etcd"
 	s := newSession(t, nil, prefilled(dest))
 	tls := testetcd.NewTLS(t, t.TempDir())
-	s.Etcd = step.EtcdClient{Endpoints: []string{fmt.Sprintf("https://127.0.0.1:%d", testetcd.FreePort(t))}, CACert: tls.CA, Cert: tls.ClientCert, Key: tls.ClientKey}
+	s.Etcd = etcdconn.FromFlags([]string{fmt.Sprintf("https://127.0.0.1:%d", testetcd.FreePort(t))}, tls.CA, tls.ClientCert, tls.ClientKey)
 	p := New()
 	p.Init(s)
 	// The destination checks would touch /var; the failure is what is pinned here.

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
-	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 )
 
 // TestWrongCACertIsNamed: the step's test checks the connection first and names the
@@ -17,7 +17,7 @@ func TestWrongCACertIsNamed(t *testing.T) {
 	other := testetcd.NewTLS(t, t.TempDir())
 	dest := filepath.Join(t.TempDir(), "backups")
 	s := newSession(t, nil, prefilled(dest))
-	s.Etcd = step.EtcdClient{Endpoints: []string{srv.Endpoint}, CACert: other.CA, Cert: srv.TLS.ClientCert, Key: srv.TLS.ClientKey}
+	s.Etcd = etcdconn.FromFlags([]string{srv.Endpoint}, other.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
 	p := New()
 	d := runTUI(t, p, s)
 	if p.Ready() || len(d.Errs) != 1 {

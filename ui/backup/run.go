@@ -34,10 +34,9 @@ type job struct {
 
 // newJob resolves the connection and the test from the session and answers.
 func newJob(s *step.Session, a answers, o Options) (job, error) {
-	flags := etcdconn.FromFlags(s.Etcd.Endpoints, s.Etcd.CACert, s.Etcd.Cert, s.Etcd.Key)
-	conn, err := etcdconn.Resolve(flags, s.State)
+	conn, err := s.Conn()
 	if err != nil {
-		return job{conn: flags}, err
+		return job{conn: s.Etcd}, err
 	}
 	test, err := snapshot.NewJob(conn, s.State, snapshot.Request{
 		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write,

@@ -241,7 +241,7 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		return p.Fail(err, "press e to change the answers, or fix the file named above")
 	}
 	p.planned, p.ok = res.After, true
-	s.Put(step.ValueCerts, res)
+	s.Certs = res
 	if s.Answers == nil {
 		s.Answers = map[string]string{}
 	}

@@ -295,14 +295,14 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 			return err
 		}
 		p.res = res
-		s.Put(step.ValueEncryption, res)
+		s.Encryption = res
 		return nil
 	})
 	if err != nil {
 		// A failing planner must not stay registered: every later rebuild would fail.
 		_ = s.SetPlanner(Name, nil)
 		p.res = nil
-		delete(s.Values, step.ValueEncryption)
+		s.Encryption = nil
 		return p.Fail(err, planFix(err))
 	}
 	p.configRel = s.Layout.Rel(p.res.ConfigFile)

@@ -31,14 +31,14 @@ func newSession(t *testing.T, root string, answers map[string]string) *step.Sess
 	must(t, s.SetPlanner("encryption", func(p *plan.Plan) error {
 		res, err := harden.PlanEncryption(p, s.State, o)
 		if err == nil && res.Action != encryption.ActionKept {
-			s.Put(step.ValueEncryption, res)
+			s.Encryption = res
 		}
 		return err
 	}))
 	must(t, s.SetPlanner("certs", func(p *plan.Plan) error {
 		res, err := harden.PlanCerts(p, s.State, o)
 		if err == nil {
-			s.Put(step.ValueCerts, res)
+			s.Certs = res
 		}
 		return err
 	}))

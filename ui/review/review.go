@@ -43,14 +43,6 @@ const (
 	ActionNone  = "none"
 )
 
-// Result is what the step did, kept in the session under step.ValueReview for the summary.
-type Result struct {
-	Action    string
-	BackupDir string // after apply
-	SavedDir  string // after save
-	Written   []plan.FileDiff
-}
-
 // Apply writes the plan under root with backups and a health check; it returns the
 // backup folder. progress gets one line per phase.
 type Apply func(ctx context.Context, s *step.Session, progress func(string)) (backupDir string, err error)
@@ -83,7 +75,7 @@ type Step struct {
 	spin    spinner.Model
 	cancel  context.CancelFunc
 	stopped chan struct{} // closed when a running apply has finished or rolled back
-	result  *Result
+	result  *step.ReviewResult
 	err     error
 }
 
@@ -139,7 +131,7 @@ type progressMsg struct {
 }
 
 type doneMsg struct {
-	result *Result
+	result *step.ReviewResult
 	err    error
 }
 
@@ -178,7 +170,7 @@ func checkAction(a string) error {
 // run does the chosen action and waits for it. After an apply the session's state is
 // read again from the node, so later steps see the hardened manifests.
 func (m *Step) run(ctx context.Context, s *step.Session, progress func(string)) doneMsg {
-	res := &Result{Action: m.action, Written: m.diffs}
+	res := &step.ReviewResult{Action: m.action, Written: m.diffs}
 	switch m.action {
 	case ActionSave:
 		dir := m.dir
@@ -235,7 +227,7 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 			return step.Fail(msg.err, failFix(m.action))
 		}
 		m.result = msg.result
-		s.Put(step.ValueReview, m.result)
+		s.Review = m.result
 		return nil
 	case spinner.TickMsg:
 		if !m.running {
@@ -391,7 +383,7 @@ func (m *Step) RunPlain(ctx context.Context, s *step.Session, in io.Reader, out 
 		return d.err
 	}
 	m.result = d.result
-	s.Put(step.ValueReview, m.result)
+	s.Review = m.result
 	return nil
 }
 

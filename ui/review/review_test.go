@@ -22,7 +22,6 @@ import (
 	"github.com/etcd-harden/etcd-harden/render/plain"
 	"github.com/etcd-harden/etcd-harden/render/tui"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -210,7 +209,7 @@ func TestApplyWritesFiles(t *testing.T) {
 		t.Errorf("the session's state was not read again: etcd --client-cert-auth=%q", v)
 	}
 
-	res, _ := s.Values[step.ValueReview].(*Result)
+	res := s.Review
 	if res == nil || res.Action != ActionApply || len(res.Written) != 13 {
 		t.Fatalf("result %+v", res)
 	}
@@ -262,7 +261,7 @@ func TestApplyNotNow(t *testing.T) {
 		}
 	}
 	steptest.SameTree(t, root, before)
-	if _, ok := s.Values[step.ValueReview]; ok {
+	if s.Review != nil {
 		t.Error("a result was kept though nothing was done")
 	}
 	// The user can still apply afterwards.
@@ -309,7 +308,7 @@ func TestSaveWritesPlan(t *testing.T) {
 	}
 	steptest.SameTree(t, root, before) // saving writes nothing under the root
 
-	res, _ := s.Values[step.ValueReview].(*Result)
+	res := s.Review
 	if res == nil || res.Action != ActionSave || res.SavedDir != dir {
 		t.Fatalf("result %+v, want save into %s", res, dir)
 	}
@@ -511,7 +510,7 @@ func TestPlainPreviewHidesSecrets(t *testing.T) {
 	if v := m.View(step.Frame{R: plain.New()}); v != got {
 		t.Error("the plain view before a choice is not the whole diff")
 	}
-	key := s.Values[step.ValueEncryption].(*encryption.Result).Key.Reveal()
+	key := s.Encryption.Key.Reveal()
 	for name, bad := range map[string]string{"escape code": "\x1b", "private key": "PRIVATE KEY", "encryption key": key} {
 		if bad == "" {
 			t.Fatalf("no %s to look for", name)
@@ -594,7 +593,7 @@ func TestPlainNeverActsOnADefault(t *testing.T) {
 			if !strings.Contains(out, c.want) {
 				t.Errorf("output lacks %q:\n%s", c.want, out)
 			}
-			if m.Ready() || s.Values[step.ValueReview] != nil {
+			if m.Ready() || s.Review != nil {
 				t.Error("the step acted on end of input")
 			}
 			steptest.SameTree(t, root, before)

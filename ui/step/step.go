@@ -20,12 +20,15 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 )
 
 // Session is what the steps share: where the node's files are, what preflight found,
-// the answers given so far and the Plan the steps add their changes to.
+// the answers given so far, the Plan the steps add their changes to and what each step
+// hands to the later ones.
 type Session struct {
 	Layout discover.Layout
 	State  *discover.State
@@ -34,28 +37,70 @@ type Session struct {
 	// Answers prefill prompts by key (from --answers FILE or flags); a prompt whose
 	// keys are all answered is not asked.
 	Answers map[string]string
-	// Etcd is how to reach etcd as a client, from the flags or the manifests.
-	Etcd EtcdClient
+	// Etcd is how to reach etcd as the command line says (etcdctl's flags and ETCDCTL_*
+	// variables; may be empty). Conn completes it from the manifests.
+	Etcd etcdconn.Conn
 	// ScanEtcd counts how etcd holds the values of resources (the status scan, through
 	// the one connection check), so that planning keeps every key a value needs. Nil
 	// when the run has no etcd to ask (step tests).
 	ScanEtcd func(resources []string) (*encryption.StatusReport, error)
-	// Values lets steps hand results to later steps (e.g. the apply's backup folder).
-	Values map[string]any
+	// Lab is the sandbox the wizard runs against (etcd-harden lab); nil on a node.
+	Lab Lab
+
+	// What the steps hand to later steps; each is nil until its step has done it.
+
+	// Encryption is what the encryption step planned.
+	Encryption *encryption.Result
+	// Certs is what the certificates step planned.
+	Certs *harden.CertsResult
+	// Review is what the review step did with the plan.
+	Review *ReviewResult
+	// Backup is what the backup step did.
+	Backup *BackupOutcome
+	// Status is how etcd holds the values right after an apply; StatusErr is why they
+	// could not be counted.
+	Status    *encryption.StatusReport
+	StatusErr error
 
 	// Order is the wizard's step names in order; planners run in this order.
 	Order    []string
 	planners map[string]Planner
 }
 
-// Keys of Session.Values that steps hand to later steps.
-const (
-	ValueLab        = "lab"        // *lab.Lab, when the wizard runs in the lab
-	ValueEncryption = "encryption" // *encryption.Result of the encryption step
-	ValueCerts      = "certs"      // *harden.CertsResult of the certificates step
-	ValueReview     = "review"     // *review.Result: what the review step did
-	ValueStatus     = "status"     // *encryption.StatusReport after an apply, or the error of the scan
-)
+// Conn is how to reach etcd now: each setting the command line gives wins, the rest
+// comes from the manifests as the session last read them (State: read by preflight, and
+// again after an apply, which changes them).
+func (s *Session) Conn() (etcdconn.Conn, error) {
+	return etcdconn.Resolve(s.Etcd, s.State)
+}
+
+// ReviewResult is what the review step did with the plan.
+type ReviewResult struct {
+	Action    string // the review step's action: apply, save or none
+	BackupDir string // after apply
+	SavedDir  string // after save
+	Written   []plan.FileDiff
+}
+
+// BackupOutcome is what the backup step did.
+type BackupOutcome struct {
+	Skipped bool
+	// Report is the passing test's report; nil when skipped.
+	Report *snapshot.Report
+	// ScheduleFiles are the schedule files written into the destination.
+	ScheduleFiles []string
+}
+
+// Lab is the sandbox the wizard runs against, as the steps see it. It has no
+// kube-apiserver, so it stands in for the rewrite of every Secret that kube-apiserver
+// does once it restarts with a new encryption config.
+type Lab interface {
+	// Rewrite rewrites the stored Secrets through the encryption config now live, and
+	// counts how etcd holds the values before and after.
+	Rewrite(ctx context.Context) (before, after *encryption.StatusReport, err error)
+	// RewriteNote says what Rewrite stood for; it is shown with the result.
+	RewriteNote() string
+}
 
 // Planner adds one step's changes to a plan. It must give the same changes for the same
 // answers (a generated key is made once, outside the planner), so the plan can be rebuilt.
@@ -101,27 +146,11 @@ func (s *Session) rebuild() (*plan.Plan, error) {
 	return p, nil
 }
 
-// EtcdClient is how to reach etcd: etcdctl's --endpoints --cacert --cert --key.
-type EtcdClient struct {
-	Endpoints         []string
-	CACert, Cert, Key string
-}
-
-// Put hands v to later steps under key (one of the Value* keys).
-func (s *Session) Put(key string, v any) {
-	if s.Values == nil {
-		s.Values = map[string]any{}
-	}
-	s.Values[key] = v
-}
-
 // HardenResult gathers what the steps planned into the form `plan --out` writes: the plan,
 // the encryption and certificate results, and the CIS checks before and as the plan
 // leaves them.
 func (s *Session) HardenResult(now time.Time) (*harden.Result, error) {
-	r := &harden.Result{State: s.State, Plan: s.Plan, Before: s.Checks, Now: now}
-	r.Encryption, _ = s.Values[ValueEncryption].(*encryption.Result)
-	r.Certs, _ = s.Values[ValueCerts].(*harden.CertsResult)
+	r := &harden.Result{State: s.State, Plan: s.Plan, Before: s.Checks, Now: now, Encryption: s.Encryption, Certs: s.Certs}
 	planned, err := harden.PlannedState(s.Plan, s.State)
 	if err != nil {
 		return nil, fmt.Errorf("reading the planned manifests: %w", err)

@@ -107,8 +107,7 @@ func Session(t testing.TB, root string, answers map[string]string) *step.Session
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &step.Session{Layout: layout, State: st, Plan: plan.New(root), Answers: answers,
-		Values: map[string]any{}, Order: Order}
+	return &step.Session{Layout: layout, State: st, Plan: plan.New(root), Answers: answers, Order: Order}
 }
 
 // SavePlan writes the session's plan as `plan --out` does, made at now. It stands in

@@ -33,14 +33,14 @@ func newSession(t *testing.T, root string, now time.Time, answers map[string]str
 	must(t, s.SetPlanner("encryption", func(p *plan.Plan) error {
 		res, err := harden.PlanEncryption(p, s.State, o)
 		if err == nil {
-			s.Put(step.ValueEncryption, res)
+			s.Encryption = res
 		}
 		return err
 	}))
 	must(t, s.SetPlanner("certs", func(p *plan.Plan) error {
 		res, err := harden.PlanCerts(p, s.State, o)
 		if err == nil {
-			s.Put(step.ValueCerts, res)
+			s.Certs = res
 		}
 		return err
 	}))
@@ -58,7 +58,7 @@ func runReview(t *testing.T, s *step.Session, apply review.Apply) {
 	if err := r.RunPlain(context.Background(), s, strings.NewReader(""), io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.Values[step.ValueReview].(*review.Result); !ok {
+	if s.Review == nil {
 		t.Fatal("the review step left no result")
 	}
 }

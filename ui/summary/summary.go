@@ -15,13 +15,11 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
-	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
-	"github.com/etcd-harden/etcd-harden/ui/backup"
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -34,15 +32,14 @@ var rewriteKey = key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "rewrite Se
 // Step is the summary.
 type Step struct {
 	summary render.Summary
-	lab     *lab.Lab
-	root    string
+	lab     step.Lab
+	applied bool // the review step applied the plan
 
 	rewriting bool
-	status    *encryption.StatusReport // after an apply: how etcd holds the values now (ValueStatus)
+	status    *encryption.StatusReport // after an apply: how etcd holds the values now
 	statusErr error
 	before    *encryption.StatusReport
 	after     *encryption.StatusReport
-	rewrite   *lab.RewriteReport
 	err       error
 }
 
@@ -51,7 +48,6 @@ func New() *Step { return &Step{} }
 
 type rewriteDone struct {
 	before, after *encryption.StatusReport
-	report        *lab.RewriteReport
 	err           error
 }
 
@@ -63,21 +59,19 @@ func (m *Step) Intro() string { return "What was written, and what is left to yo
 
 // Init implements step.Step.
 func (m *Step) Init(s *step.Session) tea.Cmd {
-	m.root = s.Layout.Root
 	m.summary = Build(s, time.Now())
-	m.lab, _ = s.Values[step.ValueLab].(*lab.Lab)
-	if v, _ := s.Answer(AnswerRewrite); v == "true" && m.canRewrite(s) {
+	m.lab, m.applied = s.Lab, s.Review != nil && s.Review.Action == review.ActionApply
+	if v, _ := s.Answer(AnswerRewrite); v == "true" && m.canRewrite() {
 		return m.startRewrite()
 	}
-	m.status, _ = s.Values[step.ValueStatus].(*encryption.StatusReport)
-	m.statusErr, _ = s.Values[step.ValueStatus].(error)
+	m.status, m.statusErr = s.Status, s.StatusErr
 	return nil
 }
 
 // Build gathers the summary from what the earlier steps left in the session.
 func Build(s *step.Session, now time.Time) render.Summary {
 	sum := render.Summary{Title: "Nothing was written"}
-	res, _ := s.Values[step.ValueReview].(*review.Result)
+	res := s.Review
 	if res != nil {
 		switch res.Action {
 		case review.ActionApply:
@@ -97,7 +91,7 @@ func Build(s *step.Session, now time.Time) render.Summary {
 }
 
 // todo lists what the user must still do, in order.
-func todo(s *step.Session, res *review.Result, now time.Time) []string {
+func todo(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 	var out []string
 	switch {
 	case res != nil && res.Action == review.ActionSave:
@@ -111,7 +105,7 @@ func todo(s *step.Session, res *review.Result, now time.Time) []string {
 		return append(out, afterAll(s, res, now)...)
 	}
 	out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
-	if enc, ok := s.Values[step.ValueEncryption].(*encryption.Result); ok && enc != nil {
+	if enc := s.Encryption; enc != nil {
 		out = append(out, enc.RemainingSteps...)
 		if enc.Action != encryption.ActionKept && enc.Provider != encryption.KMS {
 			out = append(out, "Back up the encryption config ("+enc.ConfigPath+") offsite, apart from etcd snapshots: without the key a snapshot's Secrets cannot be read.")
@@ -122,11 +116,10 @@ func todo(s *step.Session, res *review.Result, now time.Time) []string {
 
 // afterAll is what is left whatever the wizard did: snapshots offsite, and the date to
 // renew the certificates before.
-func afterAll(s *step.Session, res *review.Result, now time.Time) []string {
+func afterAll(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 	var out []string
-	b, _ := s.Values[backup.ValueKey].(backup.Outcome)
-	switch {
-	case b.Report == nil:
+	switch b := s.Backup; {
+	case b == nil || b.Report == nil:
 		out = append(out, "Prove a backup works before you need it: etcd-harden snapshot test --dest /var/backups/etcd (the backup step was skipped).")
 	case b.Report.Schedule != nil:
 		out = append(out, "Copy etcd snapshots offsite, and install the schedule from the backup step so they keep coming.")
@@ -143,10 +136,9 @@ func afterAll(s *step.Session, res *review.Result, now time.Time) []string {
 // nextExpiry returns the soonest end of the etcd certificates: as they are on disk now,
 // or, for a plan saved but not applied, as the plan leaves them (the disk may still hold
 // certificates the plan replaces, or none).
-func nextExpiry(s *step.Session, res *review.Result, now time.Time) (time.Time, string, bool) {
+func nextExpiry(s *step.Session, res *step.ReviewResult, now time.Time) (time.Time, string, bool) {
 	if res != nil && res.Action == review.ActionSave {
-		c, _ := s.Values[step.ValueCerts].(*harden.CertsResult)
-		e, ok := harden.NextExpiry(&harden.Result{State: s.State, Plan: s.Plan, Certs: c})
+		e, ok := harden.NextExpiry(&harden.Result{State: s.State, Plan: s.Plan, Certs: s.Certs})
 		return e.NotAfter, e.Pair, ok
 	}
 	st, err := discover.Load(s.Layout)
@@ -165,33 +157,18 @@ func nextExpiry(s *step.Session, res *review.Result, now time.Time) (time.Time, 
 }
 
 // canRewrite: the lab stands in for kube-apiserver once the encryption config is live.
-func (m *Step) canRewrite(s *step.Session) bool {
-	res, _ := s.Values[step.ValueReview].(*review.Result)
-	return m.lab != nil && res != nil && res.Action == review.ActionApply
+func (m *Step) canRewrite() bool {
+	return m.lab != nil && m.applied
 }
 
 func (m *Step) startRewrite() tea.Cmd {
 	m.rewriting = true
-	l, root := m.lab, m.root
+	l := m.lab
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cli, err := l.Client()
-		if err != nil {
-			return rewriteDone{err: err}
-		}
-		defer cli.Close()
-		resources := []string{"secrets", "configmaps"}
-		before, err := encryption.Status(ctx, cli, resources, nil, nil)
-		if err != nil {
-			return rewriteDone{err: err}
-		}
-		report, err := lab.RewriteSecrets(ctx, root, cli, nil)
-		if err != nil {
-			return rewriteDone{before: before, err: err}
-		}
-		after, err := encryption.Status(ctx, cli, resources, nil, nil)
-		return rewriteDone{before: before, after: after, report: report, err: err}
+		before, after, err := l.Rewrite(ctx)
+		return rewriteDone{before: before, after: after, err: err}
 	}
 }
 
@@ -200,12 +177,12 @@ func (m *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case rewriteDone:
 		m.rewriting = false
-		m.before, m.after, m.rewrite, m.err = msg.before, msg.after, msg.report, msg.err
+		m.before, m.after, m.err = msg.before, msg.after, msg.err
 		if msg.err != nil {
 			return step.Fail(msg.err, "check the encryption config that kube-apiserver.yaml names, then press w again")
 		}
 	case tea.KeyPressMsg:
-		if key.Matches(msg, rewriteKey) && m.canRewrite(s) && !m.rewriting {
+		if key.Matches(msg, rewriteKey) && m.canRewrite() && !m.rewriting {
 			return m.startRewrite()
 		}
 	}
@@ -225,14 +202,14 @@ func (m *Step) View(f step.Frame) string {
 			{Key: "before", Value: statusLine(m.before)},
 			{Key: "after", Value: statusLine(m.after)},
 		}, f.Width))
-		b.WriteString("\n" + wrap(lab.RewriteNote, f.Width) + "\n\n")
+		b.WriteString("\n" + wrap(m.lab.RewriteNote(), f.Width) + "\n\n")
 	case m.status != nil:
 		b.WriteString(f.R.Facts([]render.Fact{{Key: "in etcd now", Value: statusLine(m.status)}}, f.Width) + "\n\n")
 	case m.statusErr != nil:
 		b.WriteString(wrap("Could not count how etcd holds the values: "+m.statusErr.Error()+" (etcd-harden encryption status tries again).", f.Width) + "\n\n")
 	}
 	b.WriteString(f.R.Summary(m.summary, f.Width))
-	if m.after == nil && !m.rewriting && m.lab != nil && m.canRewriteView() {
+	if m.after == nil && !m.rewriting && m.canRewrite() {
 		b.WriteString("\n" + wrap("In the lab, press w to rewrite every Secret the way kube-apiserver would after a restart (the lab's stand-in for `kubectl get secrets -A -o json | kubectl replace -f -`).", f.Width) + "\n")
 	}
 	return b.String()
@@ -245,8 +222,6 @@ func wrap(text string, width int) string {
 	}
 	return lipgloss.NewStyle().Width(width).Render(text)
 }
-
-func (m *Step) canRewriteView() bool { return m.summary.Title == "The node is hardened" }
 
 // statusLine says how values are stored, e.g. "240 values: 200 encrypted (secretbox:key-…), 40 plaintext".
 func statusLine(r *encryption.StatusReport) string {
@@ -269,7 +244,7 @@ func (m *Step) Ready() bool { return !m.rewriting }
 
 // Keys implements step.Step.
 func (m *Step) Keys() []key.Binding {
-	if m.lab != nil && m.canRewriteView() && m.after == nil && !m.rewriting {
+	if m.canRewrite() && m.after == nil && !m.rewriting {
 		return []key.Binding{rewriteKey}
 	}
 	return nil

@@ -50,7 +50,7 @@ func TestBuildApplied(t *testing.T) {
 	for _, f := range sum.Written {
 		modes[f.Key] = f.Value
 	}
-	res := s.Values[step.ValueReview].(*review.Result)
+	res := s.Review
 	if len(sum.Written) != len(res.Written) || len(modes) != 13 {
 		t.Errorf("written %d files, want the 13 of the plan: %v", len(sum.Written), sum.Written)
 	}
@@ -75,7 +75,7 @@ func TestBuildApplied(t *testing.T) {
 		}
 	}
 
-	enc := s.Values[step.ValueEncryption].(*encryption.Result)
+	enc := s.Encryption
 	checkTodo(t, sum.Todo, enc, true)
 	if len(sum.Notes) != 1 || !strings.Contains(sum.Notes[0], res.BackupDir) ||
 		!strings.Contains(sum.Notes[0], "etcd-harden rollback "+res.BackupDir) {
@@ -122,7 +122,7 @@ func checkTodo(t *testing.T, todo []string, enc *encryption.Result, applied bool
 func TestBuildSaved(t *testing.T) {
 	_, s := reviewed(t, review.ActionSave)
 	sum := Build(s, testNow)
-	res := s.Values[step.ValueReview].(*review.Result)
+	res := s.Review
 	if sum.Title != "The plan is saved for review" || len(sum.Written) != 0 {
 		t.Errorf("title %q, written %v", sum.Title, sum.Written)
 	}
@@ -131,7 +131,7 @@ func TestBuildSaved(t *testing.T) {
 		t.Errorf("notes %q, want %q", sum.Notes, want)
 	}
 	// The certificates are only in the plan: their end date is read from it.
-	checkTodo(t, sum.Todo, s.Values[step.ValueEncryption].(*encryption.Result), false)
+	checkTodo(t, sum.Todo, s.Encryption, false)
 	if _, err := os.Stat(filepath.Join(res.SavedDir, "REVIEW.md")); err != nil {
 		t.Error(err)
 	}
@@ -204,7 +204,7 @@ func TestGolden(t *testing.T) {
 	for _, action := range []string{review.ActionApply, review.ActionSave, review.ActionNone} {
 		t.Run(action, func(t *testing.T) {
 			m, s := reviewed(t, action)
-			if res := s.Values[step.ValueReview].(*review.Result); res.SavedDir != "" {
+			if res := s.Review; res.SavedDir != "" {
 				res.SavedDir = "PLAN"
 				m.summary = Build(s, testNow)
 			}
@@ -230,7 +230,7 @@ func TestLabRewrite(t *testing.T) {
 	l := startLab(t, 20, 5)
 	root := l.Root()
 	s := newSession(t, root, time.Now(), map[string]string{review.AnswerAction: review.ActionApply})
-	s.Put(step.ValueLab, l)
+	s.Lab = l
 
 	// Before the review, nothing was applied: the lab offers no rewrite yet.
 	m := New()
@@ -273,7 +273,7 @@ func TestLabRewrite(t *testing.T) {
 	}
 
 	seeded := l.Seeded()
-	enc := s.Values[step.ValueEncryption].(*encryption.Result)
+	enc := s.Encryption
 	secrets := func(r *encryption.StatusReport) encryption.ResourceStatus {
 		for _, rs := range r.Resources {
 			if rs.Resource == "secrets" {
