@@ -15,10 +15,17 @@ var listNames = [2]string{"command", "args"}
 // flagName accepts "cert-file" or "--cert-file" and returns "cert-file".
 func flagName(flag string) (string, error) {
 	n := strings.TrimPrefix(strings.TrimPrefix(flag, "-"), "-")
-	if n == "" || strings.HasPrefix(n, "-") || strings.ContainsAny(n, "= \t\r\n") {
+	if n == "" || strings.HasPrefix(n, "-") || strings.IndexFunc(n, notFlagRune) >= 0 {
 		return "", fmt.Errorf("%w: %q is not a flag name (want e.g. \"cert-file\" or \"--cert-file\")", ErrInvalidArgument, flag)
 	}
 	return n, nil
+}
+
+// notFlagRune reports a rune no flag name of etcd or kube-apiserver holds: they are
+// letters, digits, '-', '_' and '.'; anything else (a blank, '=', a control byte) would
+// be written quoted or escaped and never read back as the flag.
+func notFlagRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 // parseArg splits "--name=value", "-name=value", "--name" or "-name".
