@@ -1,11 +1,6 @@
 package lab
 
-import (
-	"os"
-	"os/exec"
-
-	"go.etcd.io/etcd/server/v3/etcdmain"
-)
+import "go.etcd.io/etcd/server/v3/etcdmain"
 
 // EtcdSubcommand is the hidden subcommand under which the binary runs etcd for the lab:
 // `etcd-harden __lab-etcd -- <etcd flags>`. main registers it (with flag parsing off)
@@ -22,16 +17,4 @@ func RunEtcdMain(args []string) {
 		args = args[1:]
 	}
 	etcdmain.Main(append([]string{"etcd"}, args...))
-}
-
-// SelfCommand returns the default Options.EtcdCommand: this executable, run as
-// `<self> __lab-etcd -- <args>`.
-func SelfCommand() (func(args []string) *exec.Cmd, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return func(args []string) *exec.Cmd {
-		return exec.Command(self, append([]string{EtcdSubcommand, "--"}, args...)...)
-	}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 )
 
@@ -307,7 +308,7 @@ func (r *runner) spawn(args []string, m *discover.Manifest) (*proc, error) {
 	p := &proc{cmd: cmd, args: args, out: newTail(200), done: make(chan struct{})}
 	w := io.MultiWriter(logFile, p.out)
 	cmd.Stdout, cmd.Stderr = w, w
-	setProcAttr(cmd)
+	selfexec.SetProcAttr(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
+	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -49,8 +50,8 @@ type Options struct {
 	// Log receives one-line progress messages and every Event as a line; may be nil.
 	Log func(string)
 	// EtcdCommand makes the command that runs etcd with the given flags. Default:
-	// SelfCommand (this executable's hidden EtcdSubcommand). Tests point it at the test
-	// binary.
+	// this executable's hidden EtcdSubcommand (selfexec.Command). Tests point it at the
+	// test binary.
 	EtcdCommand func(args []string) *exec.Cmd
 	// ReadyTimeout is how long etcd may take to answer after a start (default 10 s).
 	ReadyTimeout time.Duration
@@ -116,7 +117,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	command := opts.EtcdCommand
 	if command == nil {
-		if command, err = SelfCommand(); err != nil {
+		if command, err = selfexec.Command(EtcdSubcommand); err != nil {
 			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
 		}
 	}

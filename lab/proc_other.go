@@ -14,8 +14,6 @@ var (
 	sigKill signal = 9
 )
 
-func setProcAttr(*exec.Cmd) {}
-
 // signalGroup kills the child: outside Unix there are no process groups to signal.
 func signalGroup(cmd *exec.Cmd, _ signal) {
 	if cmd.Process != nil {

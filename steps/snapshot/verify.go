@@ -66,8 +66,8 @@ type Verification struct {
 // VerifyOptions are the optional inputs of VerifyWith.
 type VerifyOptions struct {
 	// Command makes the command that runs the bbolt checks in a child process, given
-	// the child's arguments (see RunVerifyChild). Default: SelfVerifyCommand, this
-	// executable's hidden VerifySubcommand. Tests point it at the test binary.
+	// the child's arguments (see RunVerifyChild). Default: this executable's
+	// hidden VerifySubcommand (selfexec.Command). Tests point it at the test binary.
 	Command func(args []string) *exec.Cmd
 }
 

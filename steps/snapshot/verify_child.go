@@ -17,6 +17,8 @@ import (
 
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
+
+	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 )
 
 // VerifySubcommand is the hidden subcommand under which the binary runs the bbolt checks
@@ -31,18 +33,6 @@ var ErrCrashed = errors.New("bbolt crashed while checking it")
 // childEnv marks a verify child, so that a binary that does not handle VerifySubcommand
 // (and so runs something else, such as a test suite) cannot start children without end.
 const childEnv = "ETCD_HARDEN_VERIFY_CHILD"
-
-// SelfVerifyCommand returns the default VerifyOptions.Command: this executable, run as
-// `<self> __verify-snapshot -- <args>`.
-func SelfVerifyCommand() (func(args []string) *exec.Cmd, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return func(args []string) *exec.Cmd {
-		return exec.Command(self, append([]string{VerifySubcommand, "--"}, args...)...)
-	}, nil
-}
 
 // childEvent is one JSON line the child writes: a step started, a step ended (with what
 // was found so far), or the child could not run at all.
@@ -157,7 +147,7 @@ func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions) err
 	command := opts.Command
 	if command == nil {
 		var err error
-		if command, err = SelfVerifyCommand(); err != nil {
+		if command, err = selfexec.Command(VerifySubcommand); err != nil {
 			return fmt.Errorf("verify %s: find this executable to run the bbolt checks: %w; the file was left as it is", path, err)
 		}
 	}
@@ -228,7 +218,7 @@ func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path,
 	// GOTRACEBACK=single keeps a crash an exit status 2 with a readable header (crash
 	// or a user's setting would make it a signal, which reads as "killed from outside").
 	cmd.Env = append(env, childEnv+"=1", "GOTRACEBACK=single")
-	setProcAttr(cmd)
+	selfexec.SetProcAttr(cmd)
 	stderr := &crashLog{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()

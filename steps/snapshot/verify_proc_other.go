@@ -1,7 +1,0 @@
-//go:build !unix
-
-package snapshot
-
-import "os/exec"
-
-func setProcAttr(*exec.Cmd) {}
