@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -35,27 +34,12 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
 				return err
 			}
 			checks := audit.Run(st, audit.Options{})
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				err = printJSON(out, checks)
-			} else {
-				_, err = fmt.Fprintln(out, view.Headline(checks)+"\n"+g.renderer(out).Checks(view.Checks(checks), 0))
-			}
-			if err != nil {
+			return checked{json: checks, failed: audit.Failed(checks), text: func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, view.Headline(checks)+"\n"+g.renderer(w).Checks(view.Checks(checks), 0))
 				return err
-			}
-			if audit.Failed(checks) {
-				return errChecksFailed
-			}
-			return nil
+			}}.print(cmd.OutOrStdout(), output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or text")
 	return cmd
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -58,31 +58,13 @@ Like kubeadm certs check-expiration, but for every check. Exits 1 when a check f
 			pairs := certs.Discover(st)
 			checks := certs.Validate(st, pairs, now)
 			report := certsReport{Pairs: certs.Table(pairs, checks, now), Checks: checks}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				err = printJSON(out, report)
-			} else {
-				err = printCertsTable(out, g.renderer(out), st.Layout, report)
-			}
-			if err != nil {
-				return err
-			}
-			if certs.Failed(checks) {
-				return errChecksFailed
-			}
-			return nil
+			return checked{json: report, failed: certs.Failed(checks), text: func(w io.Writer) error {
+				return printCertsTable(w, g.renderer(w), st.Layout, report)
+			}}.print(cmd.OutOrStdout(), output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or text")
 	return cmd
-}
-
-// checkOutput accepts the -o values every command shares.
-func checkOutput(output string) error {
-	if output != "" && output != "json" && output != "text" {
-		return &usageError{fmt.Errorf("--output %q: use json or text", output)}
-	}
-	return nil
 }
 
 // nodePath shows a host path as the node sees it, without the --root prefix.

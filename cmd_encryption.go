@@ -76,19 +76,10 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 			if configErr != nil {
 				report.ConfigError = configErr.Error()
 			}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				err = printJSON(out, report)
-			} else {
-				err = printStatus(out, g.renderer(out), report)
-			}
-			if err != nil {
-				return err
-			}
-			if report.Plaintext > 0 || len(report.MissingKeys) > 0 || report.ConfigError != "" {
-				return errChecksFailed
-			}
-			return nil
+			failed := report.Plaintext > 0 || len(report.MissingKeys) > 0 || report.ConfigError != ""
+			return checked{json: report, failed: failed, text: func(w io.Writer) error {
+				return printStatus(w, g.renderer(w), report)
+			}}.print(cmd.OutOrStdout(), output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Output format: json or text")
