@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,8 +77,7 @@ func nodePath(l discover.Layout, hostPath string) string {
 // printCertsTable prints one row per pair, then the checks that did not pass.
 // Paths are shown as the node sees them (relative to --root).
 func printCertsTable(w io.Writer, r render.Renderer, l discover.Layout, rep certsReport) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PAIR\tROLE\tPATH\tSUBJECT\tEXPIRES\tDAYS LEFT\tSTATUS")
+	table := render.Table{Header: []string{"PAIR", "ROLE", "PATH", "SUBJECT", "EXPIRES", "DAYS LEFT", "STATUS"}}
 	for _, row := range rep.Pairs {
 		expires, days := "-", "-"
 		if !row.Expires.IsZero() {
@@ -89,9 +87,9 @@ func printCertsTable(w io.Writer, r render.Renderer, l discover.Layout, rep cert
 		if subject == "" {
 			subject = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, row.Role, nodePath(l, row.Path), subject, expires, days, row.Status)
+		table.Rows = append(table.Rows, []string{row.Name, string(row.Role), nodePath(l, row.Path), subject, expires, days, string(row.Status)})
 	}
-	if err := tw.Flush(); err != nil {
+	if _, err := fmt.Fprintln(w, r.Table(table, 0)); err != nil {
 		return err
 	}
 	var problems []render.Check

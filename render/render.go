@@ -13,6 +13,7 @@ type Renderer interface {
 	Diff(d Diff, width int) string
 	Error(e Error, width int) string
 	Summary(s Summary, width int) string
+	Table(t Table, width int) string
 }
 
 // Header names the step and where it stands in the wizard: "Step 2 of 5".
@@ -79,6 +80,13 @@ type Summary struct {
 	Written []Fact   // file path -> mode
 	Todo    []string // steps left to the user, in order
 	Notes   []string
+}
+
+// Table is rows of cells under a header, one column per header cell, e.g. the pairs
+// `certs check` lists. Every row has as many cells as the header.
+type Table struct {
+	Header []string
+	Rows   [][]string
 }
 
 // Mask is what the tui shows in place of a Masked value, whatever its length, so that

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -171,6 +172,18 @@ func (Renderer) Summary(s render.Summary, width int) string {
 		blocks = append(blocks, strings.Join(lines, "\n"))
 	}
 	return strings.Join(blocks, "\n\n")
+}
+
+// Table renders the header and rows in columns two spaces apart, as text/tabwriter lines
+// them up, so that awk and cut can read them. Rows are never wrapped: width is ignored.
+func (Renderer) Table(t render.Table, width int) string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, row := range append([][]string{t.Header}, t.Rows...) {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	tw.Flush() // a strings.Builder does not fail
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // wrap word-wraps s to width (0: no limit), keeping its leading spaces, and indents the

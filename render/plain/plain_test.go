@@ -39,6 +39,24 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestTableGolden pins the table: columns two spaces apart whatever the width, so that
+// scripts can cut them, and no escape code.
+func TestTableGolden(t *testing.T) {
+	for _, w := range []int{80, 0} {
+		out := New().Table(fixture.Table(), w)
+		if strings.Contains(out, "\x1b") {
+			t.Errorf("the table has an escape code: %q", out)
+		}
+		if w > 0 {
+			if want := New().Table(fixture.Table(), 0); out != want {
+				t.Errorf("the table at width %d differs from the one with no limit:\n%s", w, out)
+			}
+			continue
+		}
+		golden.RequireEqual(t, out+"\n")
+	}
+}
+
 // TestFitsWidth checks line widths; the diff is raw text and exempt.
 func TestFitsWidth(t *testing.T) {
 	for _, w := range []int{80, 60, 40} {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"charm.land/lipgloss/v2"
+	"charm.land/lipgloss/v2/table"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/render"
@@ -258,6 +260,31 @@ func (r *Renderer) Summary(s render.Summary, width int) string {
 		blocks = append(blocks, strings.Join(lines, "\n"))
 	}
 	return strings.Join(blocks, "\n\n")
+}
+
+// Table draws the header in the title style, ruled off in the muted colour, over the rows
+// in columns two spaces apart, as the plain backend lines them up; the columns shrink
+// (their cells wrap) to fit width when it is given.
+func (r *Renderer) Table(tb render.Table, width int) string {
+	t := r.theme
+	lt := table.New().Headers(tb.Header...).Rows(tb.Rows...).
+		Border(lipgloss.NormalBorder()).BorderStyle(t.Muted).BorderHeader(true).
+		BorderTop(false).BorderBottom(false).BorderLeft(false).BorderRight(false).BorderColumn(false).
+		StyleFunc(func(row, col int) lipgloss.Style {
+			s := t.Text
+			if row == table.HeaderRow {
+				s = t.Title
+			}
+			if col < len(tb.Header)-1 {
+				s = s.PaddingRight(2)
+			}
+			return s
+		})
+	out := lt.Render()
+	if width > 0 && lipgloss.Width(out) > width {
+		out = lt.Width(width).Render() // shrink the columns; never stretch a narrow table
+	}
+	return out
 }
 
 // textWidth is the width left for text after indent columns, never below minText; 0

@@ -42,6 +42,7 @@ func views(r *Renderer, width int) map[string]string {
 		"error":          r.Error(fixture.Error(), width),
 		"error_endpoint": r.Error(fixture.EndpointError(), width),
 		"summary":        r.Summary(fixture.Summary(), width),
+		"table":          r.Table(fixture.Table(), width),
 	}
 }
 
