@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +17,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
 	"github.com/etcd-harden/etcd-harden/ui"
 	"github.com/etcd-harden/etcd-harden/ui/step"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 // applyOptions are apply's own flags.
@@ -104,9 +104,11 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 			return ui.ErrAborted
 		}
 	}
-	line := newProgressLine(errOut, isTerminal(errOut))
-	rep, err := rollout.Apply(ctx, p, g.root, rollout.Options{Layout: g.layout(), Timeout: o.timeout}, line.event)
-	line.stop()
+	line := g.progress(errOut).Timed()
+	rep, err := rollout.Apply(ctx, p, g.root, rollout.Options{Layout: g.layout(), Timeout: o.timeout}, func(e rollout.Event) {
+		line.Say(view.RolloutEvent(e, view.Log))
+	})
+	line.Stop()
 	if err != nil {
 		return err
 	}
@@ -208,82 +210,4 @@ func rollbackCommand(root, backup string) string {
 		return "etcd-harden rollback " + backup
 	}
 	return fmt.Sprintf("etcd-harden rollback --root %s %s", root, backup)
-}
-
-// progressLine shows rollout events on stderr: on a terminal one line redrawn with a
-// spinner and the elapsed time, else one line per change of what is happening.
-type progressLine struct {
-	w     io.Writer
-	tty   bool
-	start time.Time
-
-	mu   sync.Mutex
-	last rollout.Event
-	said string
-	done chan struct{}
-	wg   sync.WaitGroup
-}
-
-var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
-
-func newProgressLine(w io.Writer, tty bool) *progressLine {
-	l := &progressLine{w: w, tty: tty, start: time.Now(), done: make(chan struct{})}
-	if tty {
-		l.wg.Add(1)
-		go l.spin()
-	}
-	return l
-}
-
-func (l *progressLine) event(e rollout.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.last = e
-	if l.tty {
-		return
-	}
-	text := describe(e)
-	if text == l.said {
-		return // the same problem again while waiting
-	}
-	l.said = text
-	fmt.Fprintf(l.w, "[%5.1fs] %s\n", e.Elapsed.Seconds(), text)
-}
-
-func (l *progressLine) spin() {
-	defer l.wg.Done()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-l.done:
-			fmt.Fprint(l.w, "\r\033[K")
-			return
-		case <-t.C:
-		}
-		l.mu.Lock()
-		text := describe(l.last)
-		l.mu.Unlock()
-		if len(text) > 100 {
-			text = text[:97] + "..."
-		}
-		fmt.Fprintf(l.w, "\r\033[K%s %5.1fs %s", spinnerFrames[i%len(spinnerFrames)], time.Since(l.start).Seconds(), text)
-	}
-}
-
-func (l *progressLine) stop() {
-	close(l.done)
-	l.wg.Wait()
-}
-
-// describe is an event as one line.
-func describe(e rollout.Event) string {
-	parts := []string{string(e.Phase)}
-	if e.Path != "" {
-		parts = append(parts, e.Path)
-	}
-	if e.Message != "" {
-		parts = append(parts, e.Message)
-	}
-	return strings.Join(parts, ": ")
 }

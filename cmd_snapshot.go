@@ -113,14 +113,13 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 			return fmt.Errorf("--name %s: %s already exists; choose another name (nothing was written)", o.name, final)
 		}
 	}
-	var progress func(snapshot.Progress)
-	if isTerminal(errOut) {
-		progress = terminalProgress(errOut)
+	var progress func(snapshot.Progress) // none in a log: the report says it all
+	line := g.progress(errOut)
+	if line.Live() {
+		progress = view.SnapshotProgress(line)
 	}
 	rep, err := test.Run(ctx, progress)
-	if progress != nil {
-		fmt.Fprint(errOut, "\r\033[K")
-	}
+	line.Stop()
 	if o.output == "json" {
 		if perr := printJSON(out, rep); perr != nil {
 			return perr
@@ -184,25 +183,6 @@ func snapshotErrorView(err error, rep *snapshot.Report, endpoint, dest string) r
 func fileExists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-// terminalProgress draws one line on a terminal, rewritten in place:
-// "snapshot: 45% 120 MiB/266 MiB 80 MiB/s".
-func terminalProgress(w io.Writer) func(snapshot.Progress) {
-	return func(p snapshot.Progress) {
-		line := "snapshot: " + snapshot.HumanBytes(p.Bytes)
-		if p.Total > 0 {
-			pct := min(100*p.Bytes/p.Total, 100)
-			line = fmt.Sprintf("snapshot: %d%% %s/%s", pct, snapshot.HumanBytes(p.Bytes), snapshot.HumanBytes(p.Total))
-		}
-		if p.Speed > 0 {
-			line += " " + snapshot.HumanBytes(int64(p.Speed)) + "/s"
-		}
-		if p.ETA > 0 {
-			line += fmt.Sprintf(" about %s left", p.ETA.Round(time.Second))
-		}
-		fmt.Fprint(w, "\r\033[K"+line)
-	}
 }
 
 // newVerifyChildCmd is the hidden command that snapshot.Verify runs in a child process

@@ -105,10 +105,22 @@ func (g *globalOptions) uiOptions(in io.Reader, out io.Writer) (ui.Options, erro
 
 // renderer picks the backend for commands that print once (audit, certs check).
 func (g *globalOptions) renderer(out io.Writer) render.Renderer {
-	if render.UsePlain(isTerminal(out), g.plain, os.Getenv) {
+	if g.plainOn(out) {
 		return plain.New()
 	}
 	return tui.New(tui.ThemeFor(true))
+}
+
+// progress shows a long task's progress on w: one line redrawn in place on a terminal,
+// plain lines when plainOn says so.
+func (g *globalOptions) progress(w io.Writer) *render.Progress {
+	return render.NewProgress(w, !g.plainOn(w))
+}
+
+// plainOn says whether out takes plain text only: --plain, NO_COLOR, TERM=dumb or not a
+// terminal.
+func (g *globalOptions) plainOn(out io.Writer) bool {
+	return render.UsePlain(isTerminal(out), g.plain, os.Getenv)
 }
 
 // tuiTheme gives the wizard's shell its renderer and help styles.

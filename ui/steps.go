@@ -18,6 +18,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/summary"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 // DefaultSteps is the wizard's order of steps.
@@ -36,7 +37,7 @@ func DefaultSteps() []step.Def {
 // and puts everything back if it does not come.
 func applyPlan(ctx context.Context, s *step.Session, progress func(string)) (string, error) {
 	rep, err := rollout.Apply(ctx, s.Plan, s.Layout.Root, rollout.Options{Layout: s.Layout}, func(e rollout.Event) {
-		progress(phaseLine(e))
+		progress(view.RolloutEvent(e, view.Sentence))
 	})
 	if err != nil {
 		return "", err
@@ -78,27 +79,4 @@ func savePlan(s *step.Session, dir string) error {
 		return err
 	}
 	return harden.WriteOut(dir, r, harden.WriteOptions{})
-}
-
-// phaseLine says in words what the apply is doing.
-func phaseLine(e rollout.Event) string {
-	var line string
-	switch e.Phase {
-	case rollout.PhaseBackup:
-		line = "backing up the files it replaces"
-	case rollout.PhaseWrite:
-		return "wrote /" + e.Path
-	case rollout.PhaseWaitEtcd:
-		line = "etcd at " + e.Path
-	case rollout.PhaseRollback:
-		line = "etcd did not come back: putting every file back"
-	case rollout.PhaseDone:
-		return "done"
-	default:
-		line = string(e.Phase)
-	}
-	if e.Message != "" && e.Phase != rollout.PhaseBackup {
-		line += " (" + e.Message + ")"
-	}
-	return line
 }

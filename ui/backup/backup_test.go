@@ -466,24 +466,6 @@ func TestProgressView(t *testing.T) {
 	}
 }
 
-func TestProgressLogEveryTenth(t *testing.T) {
-	var b bytes.Buffer
-	l := &progressLog{out: &b, last: -1}
-	for _, n := range []int64{1, 5, 12, 13, 55, 99, 100, 132} {
-		l.report(snapshot.Progress{Bytes: n << 20, Total: 100 << 20, Speed: 10 << 20})
-	}
-	want := `snapshot: 1% 1.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: 12% 12.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: 55% 55.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: 99% 99.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: 100% 100.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: saved; verifying (sha256 trailer, bbolt consistency, status, restore rehearsal)
-`
-	if b.String() != want {
-		t.Errorf("log =\n%s\nwant\n%s", b.String(), want)
-	}
-}
-
 // TestTUIFormStartsTheTest fills the embedded form with its defaults (enter, enter): the
 // destination under the root and no schedule; the test then runs at once.
 func TestTUIFormStartsTheTest(t *testing.T) {

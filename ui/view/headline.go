@@ -1,7 +1,7 @@
 // Package view turns domain results into the renderer's blocks that both front doors
-// show, the subcommands and the wizard: the audit's check list and its headline, and the
-// snapshot test's facts, checks and schedule. It draws nothing itself (render does) and
-// holds no step.
+// show, the subcommands and the wizard: the audit's check list and its headline, the
+// snapshot test's facts, checks, schedule and progress, and the words for an apply's
+// events. It draws nothing itself (render does) and holds no step.
 package view
 
 import (

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -110,4 +111,70 @@ func ScheduleBlocks(r render.Renderer, width int, rep *snapshot.Report, which st
 		block("systemd "+snapshot.TimerFile, snapshot.TimerFile, files.SystemdTimer, "save it as /etc/systemd/system/"+snapshot.TimerFile+", then systemctl enable --now "+snapshot.TimerFile)
 	}
 	return out
+}
+
+// SnapshotProgress reports a snapshot's progress on pr, the same from `snapshot test` and
+// from the wizard's backup step: live, every report redraws the line; in a log, a line
+// each time another tenth is done (every few seconds when etcd did not say the size).
+// Both then say once that the save is done and the verification runs.
+func SnapshotProgress(pr *render.Progress) func(snapshot.Progress) {
+	l := &progressLog{pr: pr, last: -1}
+	return l.report
+}
+
+// progressLog remembers what the log said last.
+type progressLog struct {
+	pr       *render.Progress
+	last     int // last tenth written
+	lastTime time.Duration
+	verified bool
+}
+
+// unknownEvery spaces the lines of a snapshot of unknown size.
+const unknownEvery = 5 * time.Second
+
+func (l *progressLog) report(p snapshot.Progress) {
+	if l.pr.Live() || l.due(p) {
+		l.pr.Say(snapshotLine(p))
+	}
+	if p.Total > 0 && p.Bytes >= p.Total && !l.verified {
+		l.verified = true
+		l.pr.Say("snapshot: saved; verifying (sha256 trailer, bbolt consistency, status, restore rehearsal)")
+	}
+}
+
+// due says whether the log takes a line for p.
+func (l *progressLog) due(p snapshot.Progress) bool {
+	if p.Total <= 0 {
+		if p.Elapsed-l.lastTime >= unknownEvery || l.last < 0 {
+			l.last, l.lastTime = 0, p.Elapsed
+			return true
+		}
+		return false
+	}
+	if tenth := snapshotPercent(p) / 10; tenth > l.last {
+		l.last = tenth
+		return true
+	}
+	return false
+}
+
+// snapshotLine reads "snapshot: 45% 120 MiB/266 MiB 80 MiB/s about 2s left", with what
+// is known of it.
+func snapshotLine(p snapshot.Progress) string {
+	line := "snapshot: " + snapshot.HumanBytes(p.Bytes)
+	if p.Total > 0 {
+		line = fmt.Sprintf("snapshot: %d%% %s/%s", snapshotPercent(p), snapshot.HumanBytes(p.Bytes), snapshot.HumanBytes(p.Total))
+	}
+	if p.Speed > 0 {
+		line += " " + snapshot.HumanBytes(int64(p.Speed)) + "/s"
+	}
+	if p.ETA > 0 {
+		line += fmt.Sprintf(" about %s left", p.ETA.Round(time.Second))
+	}
+	return line
+}
+
+func snapshotPercent(p snapshot.Progress) int {
+	return int(min(100*p.Bytes/p.Total, 100))
 }
