@@ -9,16 +9,11 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-
-	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 )
 
-// TestMain lets this test binary stand in for etcd-harden: the lab runs it as its etcd,
-// and snapshot.Verify re-runs it for its bbolt checks.
+// TestMain lets this test binary stand in for etcd-harden: the lab runs it as its etcd
+// (clitest.StartLab).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == snapshot.VerifySubcommand {
-		os.Exit(executeMain())
-	}
 	testscript.Main(m, map[string]func(){
 		"etcd-harden": func() { os.Exit(executeMain()) },
 	})
