@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/etcd-harden/etcd-harden/internal/clitest"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
@@ -41,7 +42,7 @@ func applyPlanFiles(t *testing.T, dir, root, stopAt string) *plan.Backup {
 // (issue 11, weak case "the same apply --plan P run twice").
 func TestApplyTwiceCLI(t *testing.T) {
 	root := unhardenedRoot(t)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	applyPlanFiles(t, dir, root, "")
 	applied := files(t, root)
 	code, out, errOut := cli(t, "apply", "--root", root, "--plan", dir, "--yes")
@@ -55,7 +56,7 @@ func TestApplyTwiceCLI(t *testing.T) {
 	}
 
 	root = unhardenedRoot(t)
-	dir = savedPlan(t, root)
+	dir = clitest.SavedPlan(t, root)
 	b := applyPlanFiles(t, dir, root, "etc/kubernetes/manifests/kube-apiserver.yaml")
 	half := files(t, root)
 	code, out, errOut = cli(t, "apply", "--root", root, "--plan", dir, "--yes")
@@ -83,7 +84,7 @@ func TestCancelledApplyExitCode(t *testing.T) {
 // TestApplyOtherRootCLI: a plan made for another root is refused, saying so (issue 11).
 func TestApplyOtherRootCLI(t *testing.T) {
 	planned, other := unhardenedRoot(t), unhardenedRoot(t)
-	dir := savedPlan(t, planned)
+	dir := clitest.SavedPlan(t, planned)
 	before := files(t, other)
 	code, out, errOut := cli(t, "apply", "--root", other, "--plan", dir, "--yes")
 	if want := "the plan in " + dir + " was made for the files under " + planned + ", not " + other; code != exitUsage || !strings.Contains(errOut, want) ||
@@ -97,7 +98,7 @@ func TestApplyOtherRootCLI(t *testing.T) {
 // anything; the message names the file, its copy and what to do (issue 11, bad case 3).
 func TestRollbackDamagedCopyCLI(t *testing.T) {
 	root := unhardenedRoot(t)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	b := applyPlanFiles(t, dir, root, "")
 	copyPath := filepath.Join(b.Dir, "files", "etc/kubernetes/manifests/etcd.yaml")
 	if err := os.Truncate(copyPath, 100); err != nil {
@@ -124,7 +125,7 @@ func TestRollbackDamagedCopyCLI(t *testing.T) {
 func TestRollbackTwiceCLI(t *testing.T) {
 	root := unhardenedRoot(t)
 	orig := files(t, root)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	b := applyPlanFiles(t, dir, root, "")
 	if code, out, errOut := cli(t, "rollback", "--root", root); code != exitOK || !strings.Contains(out, "removed  etc/kubernetes/pki/etcd/server.key") {
 		t.Fatalf("rollback: exit %d\n%s%s", code, out, errOut)

@@ -5,23 +5,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/etcd-harden/etcd-harden/ui/steptest"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/etcd-harden/etcd-harden/lab"
-	"github.com/etcd-harden/etcd-harden/steps/discover"
-	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"github.com/etcd-harden/etcd-harden/internal/clitest"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/rollout"
-	"github.com/etcd-harden/etcd-harden/ui"
+	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 // cli runs the command line as main does and returns the exit code and both outputs.
@@ -36,52 +31,6 @@ func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func unhardenedRoot(t *testing.T) string {
 	t.Helper()
 	return steptest.Root(t, "unhardened")
-}
-
-// savedPlan writes the whole hardening plan for root into a new plan folder, as
-// `etcd-harden plan --out DIR` does.
-func savedPlan(t *testing.T, root string) string {
-	t.Helper()
-	st, err := discover.Load(discover.Defaults(root, "", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := harden.Build(st, harden.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "plan")
-	if err := harden.WriteOut(dir, r, harden.WriteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// startLab starts a lab whose etcd is this test binary run as etcd-harden's hidden
-// etcd subcommand (testscript.Main dispatches on the program's name).
-func startLab(t *testing.T) *lab.Lab {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "etcd-harden")
-	if err := os.Symlink(self, bin); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l, err := lab.Start(ctx, lab.Options{
-		Dir: filepath.Join(t.TempDir(), "root"), RegistryDir: t.TempDir(), Secrets: 3, ConfigMaps: -1,
-		EtcdCommand: func(args []string) *exec.Cmd {
-			return exec.Command(bin, append([]string{lab.EtcdSubcommand, "--"}, args...)...)
-		},
-	})
-	if err != nil {
-		t.Fatalf("start lab: %v", err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 // files is the content hash and mode of every file under root/etc.
@@ -121,10 +70,10 @@ func sameFiles(t *testing.T, want, got map[string]string) {
 // TestApplyAndRollbackCLI applies a saved hardening plan to a running lab from the
 // command line, then rolls it back: etcd goes to TLS and back to plain http.
 func TestApplyAndRollbackCLI(t *testing.T) {
-	l := startLab(t)
+	l := clitest.StartLab(t)
 	root := l.Root()
 	orig := files(t, root)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	httpURL := l.Endpoint()
 
 	code, out, errOut := cli(t, "apply", "--root", root, "--plan", dir, "--yes", "--timeout", "30s")
@@ -177,7 +126,7 @@ func TestApplyAndRollbackCLI(t *testing.T) {
 
 func TestApplyCLIRefuses(t *testing.T) {
 	root := unhardenedRoot(t)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	api := filepath.Join(root, "etc", "kubernetes", "manifests", "kube-apiserver.yaml")
 	for _, tc := range []struct {
 		name  string
@@ -260,38 +209,5 @@ func TestRollbackCLIRefuses(t *testing.T) {
 	code, out, _ := cli(t, "rollback", "--root", root, "--list")
 	if code != exitOK || !strings.Contains(out, "No backups under "+backups) {
 		t.Errorf("rollback --list with no backups: exit %d\n%s", code, out)
-	}
-}
-
-func TestConfirm(t *testing.T) {
-	for answer, want := range map[string]bool{"y\n": true, "YES\n": true, "n\n": false, "\n": false, "": false, "sure\n": false} {
-		var out bytes.Buffer
-		got, err := confirm(context.Background(), strings.NewReader(answer), &out, "Apply? ")
-		if err != nil || got != want || out.String() != "Apply? " {
-			t.Errorf("confirm(%q) = %v, %v (prompt %q); want %v", answer, got, err, out.String(), want)
-		}
-	}
-}
-
-// TestConfirmCtrlC: Ctrl-C at apply's question stops it at once, though the terminal's
-// read cannot be interrupted (a pipe nobody writes to here), and so does the Ctrl-C byte.
-func TestConfirmCtrlC(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // what fang does on SIGINT
-	var out bytes.Buffer
-	if ok, err := confirm(ctx, r, &out, "Apply? "); ok || !errors.Is(err, ui.ErrAborted) {
-		t.Errorf("confirm after Ctrl-C = %v, %v; want an abort", ok, err)
-	}
-	if ok, err := confirm(context.Background(), strings.NewReader("y\x03\n"), &out, "Apply? "); ok || !errors.Is(err, ui.ErrAborted) {
-		t.Errorf("confirm on the Ctrl-C byte = %v, %v; want an abort", ok, err)
-	}
-	if !strings.Contains(out.String(), "Interrupted (Ctrl-C): nothing was written.") {
-		t.Errorf("output %q", out.String())
 	}
 }

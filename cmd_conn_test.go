@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/internal/clitest"
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 )
@@ -82,7 +83,7 @@ func TestEtcdCommandsDiagnoseTheConnection(t *testing.T) {
 // given on the command line is refused with a usage error, not silently ignored.
 func TestApplyRefusesConnectionFlags(t *testing.T) {
 	root := unhardenedRoot(t)
-	dir := savedPlan(t, root)
+	dir := clitest.SavedPlan(t, root)
 	before := files(t, root)
 	code, out, errOut := cli(t, "apply", "--root", root, "--plan", dir, "--yes", "--endpoints", "http://127.0.0.1:1")
 	if code != exitUsage {

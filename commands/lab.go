@@ -1,11 +1,10 @@
-package main
+package commands
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
@@ -193,9 +192,10 @@ func newLabEtcdCmd() *cobra.Command {
 		Use:                lab.EtcdSubcommand,
 		Hidden:             true,
 		DisableFlagParsing: true,
-		Run: func(_ *cobra.Command, args []string) {
+		// etcd's own Main returns only when etcd stopped: exit 0, which main decides.
+		RunE: func(_ *cobra.Command, args []string) error {
 			lab.RunEtcdMain(args)
-			os.Exit(0)
+			return nil
 		},
 	}
 }
