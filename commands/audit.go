@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-harden/etcd-harden/steps/audit"
-	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
@@ -23,13 +22,7 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
   etcd-harden audit -o json | jq '.[] | select(.status == "fail")'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			if err := g.resolve(); err != nil {
-				return err
-			}
-			st, err := discover.Load(g.layout())
+			st, err := g.report(output)
 			if err != nil {
 				return err
 			}

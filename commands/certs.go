@@ -43,13 +43,7 @@ Like kubeadm certs check-expiration, but for every check. Exits 1 when a check f
   etcd-harden certs check -o json | jq '.pairs[] | {name, days_left}'`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			if err := g.resolve(); err != nil {
-				return err
-			}
-			st, err := discover.Load(g.layout())
+			st, err := g.report(output)
 			if err != nil {
 				return err
 			}

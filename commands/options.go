@@ -147,3 +147,15 @@ func (g *globalOptions) etcdConn() (etcdconn.Conn, *discover.State, error) {
 	}
 	return conn, st, err
 }
+
+// report is the start of a command that reports on a node: the output format checked,
+// the shared flags resolved, the node's manifests read.
+func (g *globalOptions) report(output string) (*discover.State, error) {
+	if err := checkOutput(output); err != nil {
+		return nil, err
+	}
+	if err := g.resolve(); err != nil {
+		return nil, err
+	}
+	return discover.Load(g.layout())
+}
