@@ -12,11 +12,14 @@ import (
 // Report is the whole of `snapshot test`, ready for `-o json`: the destination checks, the
 // save, the verification and the suggested schedule. Sections that did not run are nil.
 type Report struct {
-	Dest         string         `json:"dest"`
-	Checks       []Check        `json:"checks"`
-	Save         *Result        `json:"save,omitempty"`
-	Verification *Verification  `json:"verification,omitempty"`
-	Schedule     *ScheduleFiles `json:"schedule,omitempty"`
+	Dest         string        `json:"dest"`
+	Checks       []Check       `json:"checks"`
+	Save         *Result       `json:"save,omitempty"`
+	Verification *Verification `json:"verification,omitempty"`
+	// Content compares the snapshot's KV hash with the member's at the same revision; the
+	// first line of the verification.
+	Content  *Content       `json:"content,omitempty"`
+	Schedule *ScheduleFiles `json:"schedule,omitempty"`
 	// ScheduleWritten are the schedule files written into Dest (Request.Write).
 	ScheduleWritten []string `json:"scheduleWritten,omitempty"`
 	// Error is the error that stopped the test, as text; "" when it passed.
@@ -76,6 +79,11 @@ func Test(ctx context.Context, o TestOptions, progress func(Progress)) (*Report,
 	r.Verification = v
 	if err != nil {
 		return r, r.fail(err)
+	}
+	r.Content = CompareContent(ctx, res.Endpoint, v.KV, MemberHashKV(o.Client))
+	if r.Content.Status == StatusFail {
+		v.OK = false
+		return r, r.fail(markCorrupt(v, VerifyContent, fmt.Errorf("%w: %s", ErrMismatch, r.Content.Message)))
 	}
 	return r, nil
 }

@@ -60,7 +60,9 @@ type Verification struct {
 	StorageVersion     string `json:"storageVersion,omitempty"`
 	StorageVersionText string `json:"storageVersionText"`
 	RestoredKeys       int    `json:"restoredKeys"`
-	Steps              []Step `json:"steps"`
+	// KV is the snapshot's KV hash at its revision, as etcd's HashKV computes it.
+	KV    *KVHash `json:"kvHash,omitempty"`
+	Steps []Step  `json:"steps"`
 }
 
 // VerifyOptions are the optional inputs of VerifyWith.
@@ -80,7 +82,8 @@ func Verify(ctx context.Context, path string) (*Verification, error) {
 //   - the sha256 trailer (size % 512 == 32, last 32 bytes are the sha256 of the rest),
 //     streamed through a 1 MiB buffer;
 //   - a bbolt consistency check (Tx.Check on a read-only open);
-//   - etcdutl's Status: revision, key count, size, storage version;
+//   - etcdutl's Status: revision, key count, size, storage version, and the KV hash at
+//     the snapshot's revision (HashFile);
 //   - a restore rehearsal: etcdutl's Restore into a temporary folder next to the snapshot
 //     (CheckDest made sure there is room for a second copy; /tmp may be small), then the
 //     restored db opened read-only and its key count compared with Status's.

@@ -45,17 +45,18 @@ type childEvent struct {
 
 // found is what the child's steps read from the snapshot, copied into the Verification.
 type found struct {
-	Revision       int64  `json:"revision"`
-	TotalKeys      int    `json:"totalKeys"`
-	TotalSize      int64  `json:"totalSize"`
-	Hash           uint32 `json:"hash"`
-	StorageVersion string `json:"storageVersion,omitempty"`
-	RestoredKeys   int    `json:"restoredKeys"`
+	Revision       int64   `json:"revision"`
+	TotalKeys      int     `json:"totalKeys"`
+	TotalSize      int64   `json:"totalSize"`
+	Hash           uint32  `json:"hash"`
+	StorageVersion string  `json:"storageVersion,omitempty"`
+	RestoredKeys   int     `json:"restoredKeys"`
+	KV             *KVHash `json:"kv,omitempty"`
 }
 
 func (f *found) into(v *Verification) {
 	v.Revision, v.TotalKeys, v.TotalSize, v.Hash = f.Revision, f.TotalKeys, f.TotalSize, f.Hash
-	v.RestoredKeys = f.RestoredKeys
+	v.RestoredKeys, v.KV = f.RestoredKeys, f.KV
 	if f.StorageVersion != "" {
 		v.StorageVersion, v.StorageVersionText = f.StorageVersion, f.StorageVersion
 	}
@@ -113,6 +114,10 @@ func bboltSteps(path, work string, f *found) []namedStep {
 				return "", err
 			}
 			f.Revision, f.TotalKeys, f.TotalSize, f.Hash, f.StorageVersion = st.Revision, st.TotalKey, st.TotalSize, st.Hash, st.Version
+			// The KV hash at the snapshot's revision, for the comparison with the member.
+			if f.KV, err = HashFile(path, 0); err != nil {
+				return "", fmt.Errorf("compute the KV hash: %w", err)
+			}
 			text := st.Version
 			if text == "" {
 				text = NoStorageVersion

@@ -1,0 +1,103 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// VerifyContent is the name of the check that compares the snapshot's KV hash with the
+// member's.
+const VerifyContent = "same data as the member"
+
+// ErrMismatch is wrapped by Test's error when the snapshot's KV hash differs from the
+// member's at the same revision.
+var ErrMismatch = errors.New("the snapshot does not hold the member's data")
+
+// Content is the comparison of the snapshot's KV hash with the one the member it came
+// from gives (Maintenance.HashKV) at the snapshot's revision: StatusPass when identical,
+// StatusFail on a mismatch, StatusWarn when they cannot be compared (Reason says why).
+type Content struct {
+	Status   Status `json:"status"`
+	Member   string `json:"member"`
+	Revision int64  `json:"revision"`
+	FileHash uint32 `json:"fileHash"`
+	// MemberHash and MemberCompactRevision are what the member answered (0 when it did not).
+	MemberHash            uint32        `json:"memberHash"`
+	CompactRevision       int64         `json:"compactRevision"`
+	MemberCompactRevision int64         `json:"memberCompactRevision"`
+	Message               string        `json:"message"`
+	Reason                string        `json:"reason,omitempty"`
+	Took                  time.Duration `json:"tookNs"`
+}
+
+// HashKVFunc asks a member for its KV hash at rev: the hash and the compact revision
+// it hashed with (Maintenance.HashKV).
+type HashKVFunc func(ctx context.Context, rev int64) (hash uint32, compactRev int64, err error)
+
+// MemberHashKV is the HashKVFunc of cfg's single endpoint.
+func MemberHashKV(cfg clientv3.Config) HashKVFunc {
+	return func(ctx context.Context, rev int64) (uint32, int64, error) {
+		if len(cfg.Endpoints) != 1 {
+			return 0, 0, errEndpoints(cfg.Endpoints)
+		}
+		cli, err := clientv3.New(withNopLogger(cfg))
+		if err != nil {
+			return 0, 0, err
+		}
+		defer cli.Close()
+		timeout := cfg.DialTimeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		// Hashing reads the member's whole key history: give it room beyond the dial.
+		hctx, cancel := context.WithTimeout(ctx, 6*timeout)
+		defer cancel()
+		resp, err := cli.HashKV(hctx, cfg.Endpoints[0], rev)
+		if err != nil {
+			return 0, 0, err
+		}
+		return resp.Hash, resp.CompactRevision, nil
+	}
+}
+
+// CompareContent compares the snapshot's KV hash (kv, from the verification) with the
+// member's at the same revision. It never passes what it could not compare.
+func CompareContent(ctx context.Context, member string, kv *KVHash, hashKV HashKVFunc) *Content {
+	start := time.Now()
+	c := &Content{Member: member, Status: StatusWarn}
+	defer func() { c.Took = time.Since(start) }()
+	notComparable := func(reason string) *Content {
+		c.Reason = reason
+		c.Message = "not comparable: " + reason
+		return c
+	}
+	if kv == nil {
+		return notComparable("the snapshot's KV hash was not computed")
+	}
+	c.Revision, c.FileHash, c.CompactRevision = kv.Revision, kv.Hash, kv.CompactRevision
+	hash, compact, err := hashKV(ctx, kv.Revision)
+	switch {
+	case errors.Is(err, rpctypes.ErrCompacted) || (err != nil && rpctypes.ErrorDesc(err) == rpctypes.ErrCompacted.Error()):
+		return notComparable(fmt.Sprintf("revision %d was compacted on %s since the save", kv.Revision, member))
+	case err != nil:
+		return notComparable(fmt.Sprintf("%s did not give its hash at revision %d: %v", member, kv.Revision, err))
+	}
+	compact = max(compact, 0)
+	c.MemberHash, c.MemberCompactRevision = hash, compact
+	if compact != kv.CompactRevision {
+		return notComparable(fmt.Sprintf("%s hashed with compact revision %d, the snapshot has compact revision %d, so the hashes count different revisions", member, compact, kv.CompactRevision))
+	}
+	if hash != kv.Hash {
+		c.Status = StatusFail
+		c.Message = fmt.Sprintf("KV hash at revision %d is %d in the snapshot, %d on %s: the snapshot does not hold the member's data", kv.Revision, kv.Hash, hash, member)
+		return c
+	}
+	c.Status = StatusPass
+	c.Message = fmt.Sprintf("identical to %s at revision %d (KV hash %d)", member, kv.Revision, hash)
+	return c
+}
