@@ -83,7 +83,7 @@ func CompareContent(ctx context.Context, member string, kv *KVHash, hashKV HashK
 	hash, compact, err := hashKV(ctx, kv.Revision)
 	switch {
 	case errors.Is(err, rpctypes.ErrCompacted) || (err != nil && rpctypes.ErrorDesc(err) == rpctypes.ErrCompacted.Error()):
-		return notComparable(fmt.Sprintf("revision %d was compacted on %s since the save", kv.Revision, member))
+		return notComparable(fmt.Sprintf("%s no longer hashes at revision %d: it is compacted at or beyond it (compacted since the save, or etcd 3.4 at its compact revision)", member, kv.Revision))
 	case err != nil:
 		return notComparable(fmt.Sprintf("%s did not give its hash at revision %d: %v", member, kv.Revision, err))
 	}
