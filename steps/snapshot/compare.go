@@ -98,6 +98,6 @@ func CompareContent(ctx context.Context, member string, kv *KVHash, hashKV HashK
 		return c
 	}
 	c.Status = StatusPass
-	c.Message = fmt.Sprintf("identical to %s at revision %d (KV hash %d)", member, kv.Revision, hash)
+	c.Message = fmt.Sprintf("identical to %s at revision %d", member, kv.Revision)
 	return c
 }

@@ -52,7 +52,8 @@ func SnapshotFacts(rep *snapshot.Report, endpoint, dest string) []render.Fact {
 }
 
 // SnapshotChecks are a test's destination checks ("dest"), the save ("save") and the
-// verification steps ("verify"), each with its timing; nil when rep is nil.
+// verification ("verify"): first the comparison with the member's KV hash, then the
+// steps, each with its timing; nil when rep is nil.
 func SnapshotChecks(rep *snapshot.Report) []render.Check {
 	if rep == nil {
 		return nil
@@ -64,6 +65,12 @@ func SnapshotChecks(rep *snapshot.Report) []render.Check {
 	if s := rep.Save; s != nil {
 		cs = append(cs, render.Check{ID: "save", Title: "snapshot saved", Status: render.Pass,
 			Detail: snapshot.HumanBytes(s.Size) + " from " + s.Endpoint + " · " + roundDuration(s.Duration)})
+	}
+	// The content comparison comes first: it is the one that says the snapshot holds
+	// the member's data.
+	if c := rep.Content; c != nil {
+		cs = append(cs, render.Check{ID: "verify", Title: snapshot.VerifyContent, Status: render.Status(c.Status),
+			Detail: c.Message + " · " + roundDuration(c.Took)})
 	}
 	if v := rep.Verification; v != nil {
 		for _, st := range v.Steps {

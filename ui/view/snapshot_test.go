@@ -57,3 +57,20 @@ func TestSnapshotProgressUnknownSize(t *testing.T) {
 		t.Errorf("log =\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// TestSnapshotChecksContentFirst: the comparison with the member is the first line of the
+// verification, a "not comparable" one a warning, never a pass.
+func TestSnapshotChecksContentFirst(t *testing.T) {
+	rep := &snapshot.Report{
+		Save: &snapshot.Result{Endpoint: "https://10.0.0.1:2379"},
+		Verification: &snapshot.Verification{Steps: []snapshot.Step{
+			{Name: snapshot.VerifyTrailer, Status: snapshot.StatusPass, Message: "ok"},
+		}},
+		Content: &snapshot.Content{Status: snapshot.StatusWarn, Message: "not comparable: revision 9 was compacted"},
+	}
+	cs := SnapshotChecks(rep)
+	if len(cs) != 3 || cs[1].Title != snapshot.VerifyContent || cs[1].Status != render.Warn ||
+		!strings.HasPrefix(cs[1].Detail, "not comparable: ") || cs[2].Title != snapshot.VerifyTrailer {
+		t.Fatalf("checks %+v: want save, the comparison, then the steps", cs)
+	}
+}
