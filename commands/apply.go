@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -69,8 +70,11 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 	if err := g.resolve(); err != nil {
 		return err
 	}
-	if fi, err := os.Stat(o.dir); err != nil || !fi.IsDir() {
+	switch fi, err := os.Stat(o.dir); {
+	case errors.Is(err, fs.ErrNotExist), err == nil && !fi.IsDir():
 		return &usageError{fmt.Errorf("--plan %s: no such folder; write a plan first with 'etcd-harden plan --out %s'", o.dir, o.dir)}
+	case err != nil:
+		return fmt.Errorf("--plan %s: %w; run as root, or check the folder's permissions", o.dir, err)
 	}
 	p, err := harden.ReadOut(o.dir, g.root)
 	switch {

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -86,19 +85,6 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 	cmd.Flags().StringSliceVar(&resources, "resources", nil, "Resources to scan (default: those the encryption config names, else secrets)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "Give up after this long")
 	return cmd
-}
-
-// etcdScanner is plan's scan of the key names etcd's values carry (see
-// encryption.Options.ScanEtcd): it reaches etcd as encryption status does, through the one
-// connection check, so an etcd that is down costs seconds, not the scan's minute.
-func (g *globalOptions) etcdScanner(ctx context.Context) func([]string) (*encryption.StatusReport, error) {
-	return func(resources []string) (*encryption.StatusReport, error) {
-		conn, _, err := g.etcdConn()
-		if err != nil {
-			return nil, err
-		}
-		return encryption.Scan(ctx, conn, resources, nil, time.Minute)
-	}
 }
 
 // printStatus shows the counts as facts and the verdict as checks.

@@ -111,6 +111,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	}()
 	fmt.Fprintf(errOut, "lab: root %s\nlab: %d Secrets seeded\n", l.Root(), l.Seeded().Secrets)
 	printLabEnv(errOut, l, "now")
+	fmt.Fprintln(errOut, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
 	g.root = l.Root()
 	if err := g.resolve(); err != nil {
 		return err
@@ -144,9 +145,6 @@ func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 	for _, e := range env {
 		name, value, _ := strings.Cut(e, "=")
 		fmt.Fprintf(w, "  export %s=%s\n", name, shellQuote(value))
-	}
-	if when == "now" {
-		fmt.Fprintln(w, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
 	}
 }
 

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 )
 
@@ -51,9 +53,10 @@ before. On a node that is hardened already it writes nothing and says so.`,
 			if err := g.resolve(); err != nil {
 				return err
 			}
-			o.PlanDir, _ = filepath.Abs(f.out)
-			o.ScanEtcd = g.etcdScanner(cmd.Context())
-			return runPlan(cmd.OutOrStdout(), g.layout(), f, o)
+			if o.PlanDir, err = filepath.Abs(f.out); err != nil {
+				return &usageError{fmt.Errorf("--out %s: %w", f.out, err)}
+			}
+			return runPlan(cmd.Context(), cmd.OutOrStdout(), g, f, o)
 		},
 	}
 	fl := cmd.Flags()
@@ -122,11 +125,14 @@ func (f planFlags) options() (harden.Options, error) {
 	}, nil
 }
 
-func runPlan(out io.Writer, l discover.Layout, f planFlags, o harden.Options) error {
+func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, o harden.Options) error {
+	l := g.layout()
 	s, err := discover.Load(l)
 	if err != nil {
 		return err
 	}
+	// The keys etcd's values use, over the connection the flags and these manifests give.
+	o.ScanEtcd = encryption.Scanner(ctx, func() (etcdconn.Conn, error) { return etcdconn.Resolve(g.etcd, s) })
 	r, err := harden.Build(s, o)
 	if err != nil {
 		return err
@@ -139,10 +145,7 @@ func runPlan(out io.Writer, l discover.Layout, f planFlags, o harden.Options) er
 		}
 		return nil
 	}
-	dir, err := filepath.Abs(f.out)
-	if err != nil {
-		return &usageError{fmt.Errorf("--out %s: %w", f.out, err)}
-	}
+	dir := o.PlanDir
 	err = harden.WriteOut(dir, r, harden.WriteOptions{Replace: f.yes})
 	if errors.Is(err, harden.ErrPlanExists) {
 		return fmt.Errorf("%w; pass --yes to replace it", err)

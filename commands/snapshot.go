@@ -76,12 +76,13 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 }
 
 func (o *snapshotTestOptions) validate() error {
+	if err := checkOutput(o.output); err != nil {
+		return err
+	}
 	schedErr := snapshot.CheckSchedule(o.schedule)
 	switch {
 	case o.dest == "":
 		return &usageError{errors.New("--dest is required: the folder to keep snapshots in")}
-	case o.output != "" && o.output != "json" && o.output != "text":
-		return &usageError{fmt.Errorf("--output %q: use json or text", o.output)}
 	case schedErr != nil:
 		return &usageError{fmt.Errorf("--schedule %q: %w", o.schedule, schedErr)}
 	case o.keep < 1:
@@ -158,15 +159,14 @@ func printSnapshotReport(g *globalOptions, out io.Writer, rep *snapshot.Report, 
 
 func snapshotErrorView(err error, rep *snapshot.Report, endpoint, dest string) render.Error {
 	e := render.Error{What: err.Error(), Fix: "fix what the error names, then run the test again"}
-	switch {
-	case endpoint != "" && strings.Contains(err.Error(), endpoint):
-		e.Path = endpoint
-		e.Fix = "check that etcd runs there and that --endpoints, --cacert, --cert and --key (or the manifests under --root) are right"
-	}
 	var conn *etcdconn.Error
 	switch {
 	case errors.As(err, &conn):
-		e.Path, e.Fix = conn.Endpoint, "change what the error names, then run the test again"
+		// The error names the setting and the file; the fix says where settings come from.
+		e.Path, e.Fix = conn.Endpoint, "change the setting the error names (--endpoints, --cacert, --cert, --key, or the manifests under --root), then run the test again"
+	case endpoint != "" && strings.Contains(err.Error(), endpoint):
+		e.Path = endpoint
+		e.Fix = "check that etcd runs there and that --endpoints, --cacert, --cert and --key (or the manifests under --root) are right"
 	case errors.Is(err, snapshot.ErrDestination):
 		e.Path, e.Fix = dest, "fix the folder or pass another --dest"
 	case errors.Is(err, snapshot.ErrCorrupt):

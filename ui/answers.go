@@ -94,7 +94,6 @@ func check(fn func(string) error) func(string) (string, error) {
 	return func(v string) (string, error) { return v, fn(v) }
 }
 
-// oneOf takes one of values, in any case.
 // names are the values of a list of string constants, for oneOf.
 func names[T ~string](values []T) []string {
 	out := make([]string, len(values))
@@ -104,6 +103,7 @@ func names[T ~string](values []T) []string {
 	return out
 }
 
+// oneOf takes one of values, in any case.
 func oneOf(values ...string) func(string) (string, error) {
 	return func(v string) (string, error) {
 		if w := strings.ToLower(strings.TrimSpace(v)); slices.Contains(values, w) {
@@ -134,11 +134,13 @@ func orEmpty(fn func(string) error) func(string) error {
 	}
 }
 
+// ipAddress is the step's own rule (an IP a certificate can name: not 0.0.0.0 or ::),
+// with the answers file's wording for what is no IP at all.
 func ipAddress(v string) error {
 	if v = strings.TrimSpace(v); v != "" && net.ParseIP(v) == nil {
 		return fmt.Errorf("want an IP address, e.g. 10.0.0.5")
 	}
-	return nil
+	return uicerts.CheckAdvertiseIP(v)
 }
 
 func nonEmpty(what string) func(string) error {

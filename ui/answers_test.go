@@ -69,6 +69,7 @@ func TestAnswersRefused(t *testing.T) {
 		{"certs.keyType: ed25519", `certs.keyType "ed25519": want one of ecdsa-p256, rsa-2048`},
 		{"certs.nodeName: ../../evil", `certs.nodeName "../../evil": "../../evil" is not a DNS name`},
 		{"certs.advertiseIP: node1", `certs.advertiseIP "node1": want an IP address`},
+		{"certs.advertiseIP: 0.0.0.0", `certs.advertiseIP "0.0.0.0": "0.0.0.0" is the wildcard address, which no certificate can name`},
 		{"certs.path.server.key: server.key", `certs.path.server.key "server.key": give the path as on the node, starting with /`},
 	} {
 		_, err := ParseAnswers("a.yaml", []byte(tc.text+"\n"))

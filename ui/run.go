@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -70,13 +69,7 @@ func Run(ctx context.Context, o Options) error {
 	s := NewSession(o.Layout, steps)
 	s.Answers = startAnswers(o)
 	s.Etcd, s.Lab = o.Etcd, o.Lab
-	s.ScanEtcd = func(resources []string) (*encryption.StatusReport, error) {
-		conn, err := s.Conn()
-		if err != nil {
-			return nil, err
-		}
-		return encryption.Scan(ctx, conn, resources, nil, time.Minute)
-	}
+	s.ScanEtcd = encryption.Scanner(ctx, s.Conn)
 	if o.Plain {
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}

@@ -30,3 +30,16 @@ func Scan(ctx context.Context, conn etcdconn.Conn, resources []string, cfg *Conf
 	}
 	return report, nil
 }
+
+// Scanner is planning's scan of the keys etcd's values were written with
+// (Options.ScanEtcd), as `plan` and the wizard run it: conn says how to reach etcd when
+// the scan runs, and a minute bounds the scan.
+func Scanner(ctx context.Context, conn func() (etcdconn.Conn, error)) func([]string) (*StatusReport, error) {
+	return func(resources []string) (*StatusReport, error) {
+		c, err := conn()
+		if err != nil {
+			return nil, err
+		}
+		return Scan(ctx, c, resources, nil, time.Minute)
+	}
+}

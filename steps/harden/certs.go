@@ -165,6 +165,12 @@ func (c *CertFiles) PlanWithModes(p *plan.Plan, s *discover.State, audits []audi
 	if err := PlanModes(p, s, audits, cr.After); err != nil {
 		return nil, fmt.Errorf("plan the file modes: %w", err)
 	}
+	// The checks again, with the keys' modes as planned now: what the plan leaves.
+	ps, err := PlannedState(p, s)
+	if err != nil {
+		return nil, err
+	}
+	cr.After = certs.ValidatePlan(p, ps, c.Pairs, c.Now)
 	return cr, nil
 }
 

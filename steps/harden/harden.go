@@ -94,7 +94,6 @@ func Build(s *discover.State, o Options) (*Result, error) {
 	if r.Planned, err = PlannedState(r.Plan, s); err != nil {
 		return nil, err
 	}
-	r.Certs.After = certs.ValidatePlan(r.Plan, r.Planned, r.Certs.Pairs, o.Now) // with the keys' modes as planned now
 	if r.After, err = auditAfter(r.Plan, s, r.Planned); err != nil {
 		return nil, err
 	}
