@@ -65,6 +65,7 @@ func answerRules() map[string]answerRule {
 		backup.KeyKeep:     {read: check(backup.CheckKeep)},
 		backup.KeyWrite:    {read: boolean, yes: "true"},
 		backup.KeySkip:     {read: boolean},
+		backup.KeyRehearse: {read: check(snapshot.CheckRehearsal)},
 
 		summary.AnswerRewrite: {read: boolean, yes: "true"},
 	}

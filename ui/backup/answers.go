@@ -28,11 +28,14 @@ const (
 	// KeySkip is true to skip the step (no test snapshot), e.g. when etcd is not
 	// reachable from where the wizard runs. Default false; never asked.
 	KeySkip = "backup.skip"
+	// KeyRehearse is when the restore rehearsal runs: auto (only when the member's KV hash
+	// cannot prove the snapshot's content), always or never. Default auto; never asked.
+	KeyRehearse = "backup.rehearse"
 )
 
 // AnswerKeys are the backup step's answer keys, for the answers file; see the Key*
 // constants for each key's values.
-var AnswerKeys = []string{KeyDest, KeySchedule, KeyKeep, KeyWrite, KeySkip}
+var AnswerKeys = []string{KeyDest, KeySchedule, KeyKeep, KeyWrite, KeySkip, KeyRehearse}
 
 // answers are the step's answers, with which of them are known.
 type answers struct {
@@ -42,6 +45,7 @@ type answers struct {
 	keep     int
 	write    bool
 	skip     bool
+	rehearse snapshot.Rehearsal
 
 	hasDest, hasSchedule, hasKeep, hasWrite bool
 }
@@ -60,6 +64,12 @@ func readAnswers(s *step.Session) (answers, error) {
 			return a, err
 		}
 		a.skip = b
+	}
+	if v, ok := s.Answer(KeyRehearse); ok {
+		if err := snapshot.CheckRehearsal(v); err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeyRehearse, v, err)
+		}
+		a.rehearse = snapshot.Rehearsal(v)
 	}
 	if v, ok := s.Answer(KeyDest); ok {
 		if err := validDest(v); err != nil {

@@ -39,7 +39,7 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 		return job{conn: s.Etcd}, err
 	}
 	test, err := snapshot.NewJob(conn, s.State, snapshot.Request{
-		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write,
+		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write, Rehearse: a.rehearse,
 	})
 	return job{conn: conn, test: test}, err
 }
