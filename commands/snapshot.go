@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/view"
 )
@@ -24,7 +25,7 @@ func newSnapshotCmd(g *globalOptions) *cobra.Command {
 		Short: "Take a snapshot of etcd and prove it restores",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newSnapshotTestCmd(g))
+	cmd.AddCommand(newSnapshotTestCmd(g), newSnapshotSaveCmd(g), newSnapshotFetchCmd(g))
 	return cmd
 }
 
@@ -33,6 +34,7 @@ type snapshotTestOptions struct {
 	dest, output, name, schedule string
 	timeout                      time.Duration
 	keep                         int
+	off                          offsiteFlags // an s3:// --dest and sealing (snapshot_offsite.go)
 }
 
 func newSnapshotTestCmd(g *globalOptions) *cobra.Command {
@@ -56,6 +58,9 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
   etcd-harden snapshot test --dest /tmp/snap -o json | jq .verification.totalKeys`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if offsite.IsURL(o.dest) {
+				return runSnapshotTestOffsite(cmd, g, o)
+			}
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -72,6 +77,7 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 	f.DurationVar(&o.timeout, "timeout", snapshot.DefaultTimeout, "Give up when the save and verification take longer")
 	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
 	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "How many snapshots the schedule keeps")
+	o.off.register(f, true)
 	return cmd
 }
 
