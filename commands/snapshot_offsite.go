@@ -110,6 +110,8 @@ func runOffsite(ctx context.Context, g *globalOptions, req offsite.Request, outp
 	}
 	if err != nil {
 		blocks = append(blocks, r.Error(offsiteErrorView(err, rep, conn.Endpoint(), req.Dest), 0))
+	} else {
+		blocks = append(blocks, view.OffsiteScheduleBlocks(r, 0, rep, req.Schedule)...)
 	}
 	if _, perr := fmt.Fprintln(out, strings.Join(blocks, "\n\n")); perr != nil {
 		return perr
@@ -361,9 +363,13 @@ func runSnapshotTestOffsite(cmd *cobra.Command, g *globalOptions, o *snapshotTes
 	if cmd.Flags().Changed("keep") {
 		keep = o.keep
 	}
+	if err := snapshot.CheckSchedule(o.schedule); err != nil {
+		return &usageError{fmt.Errorf("--schedule %q: %w", o.schedule, err)}
+	}
 	req, err := o.off.request(o.dest, o.name, keep, o.timeout)
 	if err != nil {
 		return err
 	}
+	req.Schedule = o.schedule
 	return runOffsite(cmd.Context(), g, req, o.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }

@@ -42,6 +42,9 @@ type Request struct {
 	// Timeout bounds the save and the verification (snapshot.DefaultTimeout when 0), and
 	// again the upload and the read-back.
 	Timeout time.Duration
+	// Schedule is the schedule to show, one of snapshot.Schedules ("" is "none"): units
+	// that run `etcd-harden snapshot save` with this request's flags.
+	Schedule string
 }
 
 // Report is the whole of an offsite run, ready for `-o json`. Sections that did not run
@@ -57,8 +60,9 @@ type Report struct {
 	ReadBack *ReadBack        `json:"readBack,omitempty"`
 	Pruned   *Pruned          `json:"pruned,omitempty"`
 	// Aborted are incomplete uploads left by killed runs that this run aborted.
-	Aborted []string `json:"abortedUploads,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	Aborted  []string       `json:"abortedUploads,omitempty"`
+	Schedule *ScheduleFiles `json:"schedule,omitempty"`
+	Error    string         `json:"error,omitempty"`
 }
 
 func (r *Report) fail(err error) error {
@@ -117,6 +121,13 @@ type Observer struct {
 // pruning to Keep. The staging files are removed however it ends.
 func (j *Job) Run(ctx context.Context, obs Observer) (*Report, error) {
 	rep := &Report{Dest: j.target.String()}
+	if j.req.Schedule != "" && j.req.Schedule != "none" {
+		so := snapshot.ScheduleOptions{Endpoint: j.conn.Endpoint(), CACert: j.conn.CACert, Cert: j.conn.Cert, Key: j.conn.Key, Keep: j.req.Keep}
+		if j.st != nil && j.st.Etcd != nil {
+			so.Image = j.st.Etcd.Image
+		}
+		rep.Schedule = Schedule(j.req, so)
+	}
 	if err := j.conn.Check(ctx); err != nil {
 		return rep, rep.fail(err)
 	}

@@ -116,3 +116,25 @@ func UploadProgress(pr *render.Progress) func(sent, total int64) {
 		}
 	}
 }
+
+// OffsiteScheduleBlocks are the files of an offsite schedule (which: "cronjob", "systemd"
+// or "both") as text to copy, the environment file first; nil when rep has none.
+func OffsiteScheduleBlocks(r render.Renderer, width int, rep *offsite.Report, which string) []string {
+	if rep == nil || rep.Schedule == nil {
+		return nil
+	}
+	s := rep.Schedule
+	var out []string
+	block := func(title, use, text string) {
+		out = append(out, r.Facts([]render.Fact{{Key: title, Value: use}}, width)+"\n\n"+strings.TrimRight(text, "\n"))
+	}
+	block("credentials "+s.EnvFilePath, "save it with mode 0600 (install -m 600 /dev/null "+s.EnvFilePath+"), then fill in the keys", s.EnvFile)
+	if which == "cronjob" || which == "both" {
+		block("CronJob "+snapshot.CronJobFile, "make the Secret the file names, then kubectl apply -f "+snapshot.CronJobFile, s.CronJob)
+	}
+	if which == "systemd" || which == "both" {
+		block("systemd "+snapshot.ServiceFile, "save it as /etc/systemd/system/"+snapshot.ServiceFile, s.SystemdService)
+		block("systemd "+snapshot.TimerFile, "save it as /etc/systemd/system/"+snapshot.TimerFile+", then systemctl enable --now "+snapshot.TimerFile, s.SystemdTimer)
+	}
+	return out
+}
