@@ -39,7 +39,7 @@ func ParseURL(s string) (Target, error) {
 	}
 	rest := strings.TrimPrefix(s, Scheme)
 	bucket, prefix, _ := strings.Cut(rest, "/")
-	if err := s3utils.CheckValidBucketName(bucket); err != nil {
+	if err := s3utils.CheckValidBucketNameStrict(bucket); err != nil {
 		return Target{}, fmt.Errorf("%q: %w: bucket %q: %v", s, ErrBadURL, bucket, err)
 	}
 	if u, err := url.Parse("x://h/" + prefix); err != nil || u.RawQuery != "" || u.Fragment != "" {
