@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
@@ -140,6 +142,7 @@ func (j *Job) Run(ctx context.Context, obs Observer) (*Report, error) {
 	if aborted, err := j.store.CleanIncomplete(ctx, StaleUpload); err == nil {
 		rep.Aborted = aborted
 	}
+	rep.Aborted = append(rep.Aborted, j.abortLeft(ctx)...)
 	cluster, err := clusterID(ctx, j.conn)
 	if err != nil {
 		return rep, rep.fail(err)
@@ -199,6 +202,9 @@ func (j *Job) ship(ctx context.Context, rep *Report, name, cluster string, obs O
 		meta.SHA256, meta.PlainSHA256 = sum, sum
 	}
 	up, err := j.store.Put(ctx, objName, path, meta, obs.Upload)
+	if errors.Is(err, ErrLeftIncomplete) {
+		j.rememberLeft(j.target.Key(objName))
+	}
 	if err != nil {
 		return err
 	}
@@ -237,4 +243,47 @@ func clusterID(ctx context.Context, conn etcdconn.Conn) (string, error) {
 		return "", fmt.Errorf("ask etcd at %s for its cluster ID: %w", conn.Endpoint(), err)
 	}
 	return strconv.FormatUint(st.Header.ClusterId, 16), nil
+}
+
+// leftFile lists, in the staging folder, the keys whose multipart uploads a run could not
+// abort (the store was gone): some stores list incomplete uploads only by exact key.
+const leftFile = ".incomplete-uploads"
+
+func (j *Job) rememberLeft(key string) {
+	f, err := os.OpenFile(filepath.Join(j.req.Staging, leftFile), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintln(f, j.target.Bucket+" "+key)
+}
+
+// abortLeft aborts the uploads earlier runs could not, and forgets those it aborted.
+func (j *Job) abortLeft(ctx context.Context) []string {
+	path := filepath.Join(j.req.Staging, leftFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var aborted, still []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		bucket, key, ok := strings.Cut(line, " ")
+		if !ok || bucket != j.target.Bucket || !isSnapshotKey(j.target, key) {
+			if line != "" {
+				still = append(still, line)
+			}
+			continue
+		}
+		if err := j.store.Abort(ctx, key); err != nil {
+			still = append(still, line)
+			continue
+		}
+		aborted = append(aborted, key)
+	}
+	if len(still) == 0 {
+		os.Remove(path)
+	} else {
+		_ = os.WriteFile(path, []byte(strings.Join(still, "\n")+"\n"), 0o600)
+	}
+	return aborted
 }

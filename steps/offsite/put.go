@@ -36,6 +36,18 @@ type Upload struct {
 	Speed     float64       `json:"bytesPerSecond"`
 }
 
+// ErrLeftIncomplete is wrapped by Put's error when the multipart upload of a failed upload
+// could not be aborted (the store went away): Abort it later.
+var ErrLeftIncomplete = errors.New("its multipart upload could not be aborted")
+
+// Abort aborts the incomplete uploads of key, if any.
+func (s *Store) Abort(ctx context.Context, key string) error {
+	if err := s.cli.RemoveIncompleteUpload(ctx, s.target.Bucket, key); err != nil {
+		return s.explain(err, "s3:AbortMultipartUpload", s.target.ObjectURL(key))
+	}
+	return nil
+}
+
 // ErrExists is wrapped by Put's error when an object already has the name.
 var ErrExists = errors.New("an object already has that name")
 
@@ -99,12 +111,11 @@ func (s *Store) failedUpload(ctx context.Context, err error, key string, sent in
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
 	aerr := s.cli.RemoveIncompleteUpload(actx, s.target.Bucket, key)
-	left := "nothing is under that name and the multipart upload was aborted"
 	if aerr != nil {
-		left = fmt.Sprintf("nothing is under that name, but its multipart upload could not be aborted (%v): the next `snapshot save` aborts it, or run: aws s3api list-multipart-uploads --bucket %s --prefix %s",
-			s.explain(aerr, "s3:AbortMultipartUpload", url), s.target.Bucket, key)
+		return fmt.Errorf("upload to %s stopped after %s: %w; nothing is under that name, but %w (%v): the next run aborts it, or run: aws s3api list-multipart-uploads --bucket %s --prefix %s",
+			url, snapshot.HumanBytes(sent), cause, ErrLeftIncomplete, s.explain(aerr, "s3:AbortMultipartUpload", url), s.target.Bucket, key)
 	}
-	return fmt.Errorf("upload to %s stopped after %s: %w; %s", url, snapshot.HumanBytes(sent), cause, left)
+	return fmt.Errorf("upload to %s stopped after %s: %w; nothing is under that name and the multipart upload was aborted", url, snapshot.HumanBytes(sent), cause)
 }
 
 func checksumUnsupported(err error) bool {
@@ -115,14 +126,16 @@ func checksumUnsupported(err error) bool {
 
 // CleanIncomplete aborts the multipart uploads of snapshots under the prefix that were
 // started more than olderThan ago: what an upload killed with the node or the store left.
-// It returns the keys whose uploads it aborted.
-func (s *Store) CleanIncomplete(ctx context.Context, olderThan time.Duration) ([]string, error) {
+// known are keys whose uploads a run could not abort (some stores, MinIO among them, list
+// incomplete uploads only by exact key). It returns the keys whose uploads it aborted.
+func (s *Store) CleanIncomplete(ctx context.Context, olderThan time.Duration, known ...string) ([]string, error) {
+	ups, err := s.incomplete(ctx, known)
+	if err != nil {
+		return nil, err
+	}
 	var aborted []string
 	cutoff := time.Now().Add(-olderThan)
-	for u := range s.cli.ListIncompleteUploads(ctx, s.target.Bucket, s.target.keyPrefix()+namePrefix, false) {
-		if u.Err != nil {
-			return aborted, s.explain(u.Err, "s3:ListBucketMultipartUploads", s.target.String())
-		}
+	for _, u := range ups {
 		if u.Initiated.After(cutoff) || !isSnapshotKey(s.target, u.Key) {
 			continue
 		}
@@ -134,16 +147,32 @@ func (s *Store) CleanIncomplete(ctx context.Context, olderThan time.Duration) ([
 	return aborted, nil
 }
 
-// Incomplete lists the keys under the prefix with a multipart upload in progress.
-func (s *Store) Incomplete(ctx context.Context) ([]string, error) {
+// Incomplete lists the keys under the prefix with a multipart upload in progress, by
+// prefix and by the exact known keys.
+func (s *Store) Incomplete(ctx context.Context, known ...string) ([]string, error) {
+	ups, err := s.incomplete(ctx, known)
 	var keys []string
-	for u := range s.cli.ListIncompleteUploads(ctx, s.target.Bucket, s.target.keyPrefix(), true) {
-		if u.Err != nil {
-			return keys, s.explain(u.Err, "s3:ListBucketMultipartUploads", s.target.String())
-		}
+	for _, u := range ups {
 		keys = append(keys, u.Key)
 	}
-	return keys, nil
+	return keys, err
+}
+
+func (s *Store) incomplete(ctx context.Context, known []string) ([]minio.ObjectMultipartInfo, error) {
+	seen := map[string]bool{}
+	var out []minio.ObjectMultipartInfo
+	for _, prefix := range append([]string{s.target.keyPrefix()}, known...) {
+		for u := range s.cli.ListIncompleteUploads(ctx, s.target.Bucket, prefix, true) {
+			if u.Err != nil {
+				return out, s.explain(u.Err, "s3:ListBucketMultipartUploads", s.target.String())
+			}
+			if !seen[u.UploadID] {
+				seen[u.UploadID] = true
+				out = append(out, u)
+			}
+		}
+	}
+	return out, nil
 }
 
 type onlyReader struct{ r io.Reader }
