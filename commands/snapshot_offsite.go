@@ -135,6 +135,8 @@ func offsiteErrorView(err error, rep *offsite.Report, endpoint, dest string) ren
 	switch {
 	case errors.Is(err, offsite.ErrUnreachable), errors.Is(err, offsite.ErrBadCredentials), errors.Is(err, offsite.ErrDenied), errors.Is(err, offsite.ErrNoBucket):
 		return render.Error{What: err.Error(), Path: dest, Fix: "fix the store, the credentials or --s3-endpoint as the message says, then run again"}
+	case errors.Is(err, snapshot.ErrDestination):
+		return render.Error{What: err.Error(), Path: dest, Fix: "do what the failed check's fix says, then run again"}
 	case errors.Is(err, offsite.ErrNoCredentials):
 		return render.Error{What: err.Error(), Path: dest, Fix: "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), then run again"}
 	}
@@ -292,6 +294,9 @@ before the verification fails; a file that fails the verification is moved aside
 
 func runFetch(ctx context.Context, g *globalOptions, req offsite.FetchRequest, output string, out io.Writer) error {
 	res, err := offsite.Fetch(ctx, req)
+	if res == nil {
+		res = &offsite.Fetched{Src: req.Src, Out: req.Out}
+	}
 	if output == "json" {
 		if perr := printJSON(out, res); perr != nil {
 			return perr
@@ -309,7 +314,7 @@ func runFetch(ctx context.Context, g *globalOptions, req offsite.FetchRequest, o
 		add("uploaded", res.Object.Modified.UTC().Format(time.RFC3339))
 		add("revision", fmt.Sprint(res.Object.Meta.Revision))
 	}
-	if res.Sealed {
+	if res.Sealed && req.Identity != nil && err == nil {
 		add("sealed", "age, opened with "+req.Identity.Path())
 	}
 	if res.PlainSize > 0 {
