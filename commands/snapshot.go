@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/view"
 )
@@ -24,7 +25,7 @@ func newSnapshotCmd(g *globalOptions) *cobra.Command {
 		Short: "Take a snapshot of etcd and prove it restores",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newSnapshotTestCmd(g), newSnapshotVerifyCmd(g))
+	cmd.AddCommand(newSnapshotTestCmd(g), newSnapshotVerifyCmd(g), newSnapshotSaveCmd(g), newSnapshotFetchCmd(g))
 	return cmd
 }
 
@@ -33,6 +34,7 @@ type snapshotTestOptions struct {
 	dest, output, name, schedule, rehearse string
 	timeout                                time.Duration
 	keep                                   int
+	off                                    offsiteFlags // an s3:// --dest and sealing (snapshot_offsite.go)
 }
 
 func newSnapshotTestCmd(g *globalOptions) *cobra.Command {
@@ -60,6 +62,9 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
   etcd-harden snapshot test --dest /tmp/snap -o json | jq .verification.totalKeys`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if offsite.IsURL(o.dest) {
+				return runSnapshotTestOffsite(cmd, g, o)
+			}
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -77,6 +82,7 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
 	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "How many snapshots the schedule keeps")
 	f.StringVar(&o.rehearse, "rehearse", string(snapshot.RehearseAuto), "Restore rehearsal: auto (when the KV hash cannot prove the content), always or never")
+	o.off.register(f, true)
 	return cmd
 }
 
