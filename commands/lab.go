@@ -17,6 +17,7 @@ import (
 func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
 	var secrets int
+	var list bool
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run the wizard against a sandbox: a real etcd and a kubeadm-like tree",
@@ -35,6 +36,12 @@ removes the folder (unless --keep).`,
   eval "$(etcd-harden lab env)" && etcdctl member list`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if list {
+				return printScenarios(cmd.OutOrStdout())
+			}
+			if err := checkScenario(cmd, opts); err != nil {
+				return err
+			}
 			if err := checkCount("--secrets", secrets, maxLabSecrets); err != nil {
 				return err
 			}
@@ -49,8 +56,9 @@ removes the folder (unless --keep).`,
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
+	registerScenarioFlags(cmd, &opts, &list)
 	g.registerAnswers(cmd)
-	cmd.AddCommand(newLabEnvCmd())
+	cmd.AddCommand(newLabEnvCmd(), newLabCheckCmd(g), newLabResetCmd(), newLabRewriteCmd())
 	return cmd
 }
 
@@ -89,7 +97,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			return &usageError{err}
 		}
 	}
-	l, err := lab.Start(ctx, opts)
+	l, err := startOrResume(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
@@ -109,8 +117,12 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
 		}
 	}()
-	fmt.Fprintf(errOut, "lab: root %s\nlab: %d Secrets seeded\n", l.Root(), l.Seeded().Secrets)
+	fmt.Fprintf(errOut, "lab: root %s\n", l.Root())
+	if n := l.Seeded().Secrets; n > 0 { // a resumed lab seeds nothing
+		fmt.Fprintf(errOut, "lab: %d Secrets seeded\n", n)
+	}
 	printLabEnv(errOut, l, "now")
+	printScenarioStart(errOut, l)
 	fmt.Fprintln(errOut, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
 	g.root = l.Root()
 	if err := g.resolve(); err != nil {
