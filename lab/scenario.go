@@ -50,6 +50,7 @@ var scenarios = []Scenario{
 		Hints: []string{
 			"`etcd-harden audit` shows what is missing; the wizard (or `plan` then `apply`) fixes the manifests, the certificates and the encryption config in one reviewed diff.",
 			"Encryption at rest only applies to values written after kube-apiserver restarts: rewrite every Secret (the wizard's summary offers it; or `etcd-harden lab rewrite`).",
+			"etcd keeps the peer URL it first ran with in its member list: once it serves peers on https, update it with `etcdctl member update ID --peer-urls=https://...` (`eval \"$(etcd-harden lab env)\"` sets etcdctl up).",
 			"`etcd-harden snapshot test --dest DIR` takes and verifies a snapshot; choose a folder outside /var/lib/etcd.",
 		},
 		Goals: []string{GoalClientTLS, GoalPeerTLS, GoalAPIServerReaches, GoalSecretsEncrypted, GoalStrongProvider, GoalSnapshot},
