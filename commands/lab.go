@@ -27,13 +27,21 @@ etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores th
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
 changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
 it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
-removes the folder (unless --keep).`,
+removes the folder (unless --keep).
+
+--scenario lays out a training situation instead of the plain sandbox, with a BRIEF.md
+in the folder (--list shows them all): lab check grades it, lab reset starts it over.
+Given the folder of a kept lab, lab goes on with it.`,
 		Example: `  # try the whole wizard with no cluster
   etcd-harden lab
 
   # keep the tree afterwards, and point etcdctl at the lab from another shell
   etcd-harden lab --keep --dir ./lab-root
-  eval "$(etcd-harden lab env)" && etcdctl member list`,
+  eval "$(etcd-harden lab env)" && etcdctl member list
+
+  # a training scenario, graded afterwards
+  etcd-harden lab --scenario expiring-certs --dir ./lab-root --keep
+  etcd-harden lab check --dir ./lab-root`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if list {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -56,7 +57,13 @@ func gradeLab(cmd *cobra.Command, dir string) (*lab.Report, error) {
 	switch {
 	case envErr == nil: // it runs: ask its etcd
 	case errors.Is(envErr, lab.ErrNoLab):
-		l, err := lab.Resume(cmd.Context(), lab.Options{Dir: root, Keep: true})
+		// Its own registry: the pointer to a lab the user runs meanwhile stays as it is.
+		registry, err := os.MkdirTemp("", "etcd-harden-lab-check-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(registry)
+		l, err := lab.Resume(cmd.Context(), lab.Options{Dir: root, Keep: true, RegistryDir: registry})
 		if err != nil {
 			return nil, fmt.Errorf("start the lab's etcd for the check: %w", err)
 		}
