@@ -17,6 +17,7 @@ import (
 func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
 	var secrets int
+	var list bool
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run the wizard against a sandbox: a real etcd and a kubeadm-like tree",
@@ -26,15 +27,29 @@ etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores th
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
 changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
 it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
-removes the folder (unless --keep).`,
+removes the folder (unless --keep).
+
+--scenario lays out a training situation instead of the plain sandbox, with a BRIEF.md
+in the folder (--list shows them all): lab check grades it, lab reset starts it over.
+Given the folder of a kept lab, lab goes on with it.`,
 		Example: `  # try the whole wizard with no cluster
   etcd-harden lab
 
   # keep the tree afterwards, and point etcdctl at the lab from another shell
   etcd-harden lab --keep --dir ./lab-root
-  eval "$(etcd-harden lab env)" && etcdctl member list`,
+  eval "$(etcd-harden lab env)" && etcdctl member list
+
+  # a training scenario, graded afterwards
+  etcd-harden lab --scenario expiring-certs --dir ./lab-root --keep
+  etcd-harden lab check --dir ./lab-root`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if list {
+				return printScenarios(cmd.OutOrStdout())
+			}
+			if err := checkScenario(cmd, opts); err != nil {
+				return err
+			}
 			if err := checkCount("--secrets", secrets, maxLabSecrets); err != nil {
 				return err
 			}
@@ -49,8 +64,9 @@ removes the folder (unless --keep).`,
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
+	registerScenarioFlags(cmd, &opts, &list)
 	g.registerAnswers(cmd)
-	cmd.AddCommand(newLabEnvCmd())
+	cmd.AddCommand(newLabEnvCmd(), newLabCheckCmd(g), newLabResetCmd(), newLabRewriteCmd())
 	return cmd
 }
 
@@ -89,7 +105,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			return &usageError{err}
 		}
 	}
-	l, err := lab.Start(ctx, opts)
+	l, err := startOrResume(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
@@ -109,8 +125,12 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
 		}
 	}()
-	fmt.Fprintf(errOut, "lab: root %s\nlab: %d Secrets seeded\n", l.Root(), l.Seeded().Secrets)
+	fmt.Fprintf(errOut, "lab: root %s\n", l.Root())
+	if n := l.Seeded().Secrets; n > 0 { // a resumed lab seeds nothing
+		fmt.Fprintf(errOut, "lab: %d Secrets seeded\n", n)
+	}
 	printLabEnv(errOut, l, "now")
+	printScenarioStart(errOut, l)
 	fmt.Fprintln(errOut, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
 	g.root = l.Root()
 	if err := g.resolve(); err != nil {
