@@ -61,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds etcd-harden once per test run, with the go of `go env GOROOT`.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {

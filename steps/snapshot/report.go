@@ -132,7 +132,8 @@ func Test(ctx context.Context, o TestOptions, progress func(Progress)) (*Report,
 	r.Save = res
 	defer dropCache(res.Path)
 	vo := VerifyOptions{Trailer: res.Trailer}
-	v, err := VerifyWith(ctx, res.Path, vo)
+	// Asked for in any case, the rehearsal runs beside the inspection.
+	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Trailer: res.Trailer, Rehearse: o.Rehearse == RehearseAlways})
 	r.Verification = v
 	if err != nil {
 		return r, r.fail(err)
@@ -159,7 +160,9 @@ func VerifyFile(ctx context.Context, path string, o FileOptions) (*Report, error
 	r := &Report{Dest: filepath.Dir(path)}
 	vo := o.Verify
 	vo.LeaveCorrupt = true
-	v, err := VerifyWith(ctx, path, vo)
+	all := vo
+	all.Rehearse = o.Rehearse == RehearseAlways
+	v, err := VerifyWith(ctx, path, all)
 	r.Verification = v
 	if err != nil {
 		return r, r.fail(err)
@@ -195,6 +198,9 @@ func (r *Report) prove(ctx context.Context, member string, hashKV HashKVFunc, mo
 		return nil
 	}
 	r.Rehearsal = "ran"
+	if v.Rehearsed() {
+		return nil
+	}
 	if err := Rehearse(ctx, v, vo); err != nil {
 		return r.fail(err)
 	}
