@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
+	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 )
 
 // BenchmarkSnapshotSideBySide times etcd-harden against etcdctl as whole processes, on the
@@ -58,6 +61,7 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 	env := append(os.Environ(), "ETCDCTL_API=3", "NO_COLOR=1")
 
 	var save, test, rehearsed, get, status []measured
+	inside := map[string][]time.Duration{} // the parts of a snapshot test, from its report
 	b.ResetTimer()
 	for i := range b.N {
 		snap := filepath.Join(dest, fmt.Sprintf("etcdctl-%d.db", i))
@@ -68,8 +72,10 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 			into     *[]measured
 		}{{"never", &test}, {"always", &rehearsed}} {
 			name := fmt.Sprintf("eh-%s-%d", r.rehearse, i)
-			*r.into = append(*r.into, measure(b, env, bin, append([]string{"snapshot", "test", "--root", root, "--dest", dest,
-				"--name", name, "--rehearse", r.rehearse, "-o", "json"}, conn...)...))
+			m := measure(b, env, bin, append([]string{"snapshot", "test", "--root", root, "--dest", dest,
+				"--name", name, "--rehearse", r.rehearse, "-o", "json"}, conn...)...)
+			*r.into = append(*r.into, m)
+			parts(b, m.out, r.rehearse, inside)
 			os.Remove(filepath.Join(dest, name+".db"))
 		}
 		get = append(get, measure(b, env, etcdctl, append(conn, "get", "/registry/secrets/", "--prefix")...))
@@ -90,9 +96,33 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 	b.ReportMetric(float64(median(save, rss))/(1<<20), "etcdctl-save-peakRSS-MiB")
 	b.ReportMetric(median(get, took).Seconds(), "etcdctl-get-s")
 	b.ReportMetric(float64(median(get, rss))/(1<<20), "etcdctl-get-peakRSS-MiB")
+	for name, ds := range inside {
+		slices.Sort(ds)
+		b.ReportMetric(ds[len(ds)/2].Seconds(), name+"-s")
+	}
 	report("test", test, save)
 	report("test-rehearsed", rehearsed, save)
 	report("status", status, get)
+}
+
+// parts adds the durations inside a snapshot test's JSON report: the save, each
+// verification step and the comparison with the member.
+func parts(b *testing.B, out []byte, run string, into map[string][]time.Duration) {
+	var rep snapshot.Report
+	if err := json.Unmarshal(out, &rep); err != nil || rep.Save == nil || rep.Verification == nil {
+		b.Fatalf("not a passing report (%v):\n%.2000s", err, out)
+	}
+	add := func(name string, d time.Duration) {
+		key := run + "/" + strings.ReplaceAll(name, " ", "-")
+		into[key] = append(into[key], d)
+	}
+	add("save", rep.Save.Duration)
+	for _, s := range rep.Verification.Steps {
+		add(s.Name, s.Took)
+	}
+	if rep.Content != nil {
+		add("hashkv", rep.Content.Took)
+	}
 }
 
 // measured is one whole process: its wall time and the peaks of its process tree.

@@ -132,13 +132,15 @@ func Test(ctx context.Context, o TestOptions, progress func(Progress)) (*Report,
 	r.Save = res
 	defer dropCache(res.Path)
 	vo := VerifyOptions{Trailer: res.Trailer}
-	// Asked for in any case, the rehearsal runs beside the inspection.
-	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Trailer: res.Trailer, Rehearse: o.Rehearse == RehearseAlways})
+	// Asked for in any case, the rehearsal runs beside the inspection; the member hashes
+	// while the file is read.
+	early := newEarlyHash(ctx, m.hashKV)
+	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Trailer: res.Trailer, Rehearse: o.Rehearse == RehearseAlways, OnRevision: early.start})
 	r.Verification = v
 	if err != nil {
 		return r, r.fail(err)
 	}
-	return r, r.prove(ctx, res.Endpoint, m.hashKV, o.Rehearse, vo)
+	return r, r.prove(ctx, res.Endpoint, early.get, o.Rehearse, vo)
 }
 
 // FileOptions are the inputs of VerifyFile.
@@ -162,6 +164,11 @@ func VerifyFile(ctx context.Context, path string, o FileOptions) (*Report, error
 	vo.LeaveCorrupt = true
 	all := vo
 	all.Rehearse = o.Rehearse == RehearseAlways
+	var early *earlyHash
+	if o.Client != nil {
+		early = newEarlyHash(ctx, MemberHashKV(*o.Client))
+		all.OnRevision = early.start
+	}
 	v, err := VerifyWith(ctx, path, all)
 	r.Verification = v
 	if err != nil {
@@ -175,7 +182,7 @@ func VerifyFile(ctx context.Context, path string, o FileOptions) (*Report, error
 	if len(o.Client.Endpoints) == 1 {
 		member = o.Client.Endpoints[0]
 	}
-	return r, r.prove(ctx, member, MemberHashKV(*o.Client), o.Rehearse, vo)
+	return r, r.prove(ctx, member, early.get, o.Rehearse, vo)
 }
 
 // prove ends a verification that passed: it compares the snapshot's KV hash with the

@@ -75,6 +75,9 @@ type VerifyOptions struct {
 	// Trailer is the trailer step's message when the save already checked the sha256
 	// trailer while the snapshot streamed (Result.Trailer): the file is not read again.
 	Trailer string
+	// OnRevision, when not nil, is told the snapshot's revision as soon as the child has
+	// read it, before the checks: the member can hash while the file is read.
+	OnRevision func(rev int64)
 	// LeaveCorrupt leaves a snapshot that fails where it is instead of renaming it aside:
 	// for a file someone else's job wrote and keeps (`snapshot verify`).
 	LeaveCorrupt bool
