@@ -17,6 +17,7 @@ import (
 func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
 	var secrets int
+	var cl clusterLabFlags
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run the wizard against a sandbox: a real etcd and a kubeadm-like tree",
@@ -42,6 +43,9 @@ removes the folder (unless --keep).`,
 			if secrets == 0 {
 				opts.Secrets = -1 // lab.Options: 0 is the default, a negative count none
 			}
+			if cl.members != 1 {
+				return runClusterLab(cmd.Context(), g, opts, cl, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return runLab(cmd.Context(), g, opts, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -49,6 +53,7 @@ removes the folder (unless --keep).`,
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
+	cl.register(cmd)
 	g.registerAnswers(cmd)
 	cmd.AddCommand(newLabEnvCmd())
 	return cmd
@@ -149,9 +154,9 @@ func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 }
 
 func newLabEnvCmd() *cobra.Command {
-	var dir string
+	var dir, node string
 	cmd := &cobra.Command{
-		Use:   "env [--dir DIR]",
+		Use:   "env [--dir DIR] [--node NODE]",
 		Short: "Print the ETCDCTL_* exports for a running lab",
 		Long: `env prints the ETCDCTL_* variables for a running lab, as they are now (https and the
 client pair once the lab is hardened): the lab started last, or the one in --dir.`,
@@ -166,7 +171,7 @@ client pair once the lab is hardened): the lab started last, or the one in --dir
 				}
 				dir = args[0]
 			}
-			env, err := lab.EnvFor(dir)
+			env, err := lab.EnvForNode(dir, node)
 			if errors.Is(err, lab.ErrNotLabFolder) {
 				return &usageError{err} // the message names the folder
 			}
@@ -181,6 +186,7 @@ client pair once the lab is hardened): the lab started last, or the one in --dir
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "The lab's folder (the --dir of `etcd-harden lab --keep`); default the lab started last")
+	cmd.Flags().StringVar(&node, "node", "", "In a cluster lab (--members 3), one node's variables (node-2); default every member's endpoint")
 	return cmd
 }
 
