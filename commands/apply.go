@@ -76,6 +76,12 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 	case err != nil:
 		return fmt.Errorf("--plan %s: %w; run as root, or check the folder's permissions", o.dir, err)
 	}
+	if cp, err := harden.ReadCluster(o.dir); err != nil || cp != nil {
+		if err != nil {
+			return err
+		}
+		return runClusterApply(ctx, g, o, cp, in, out, errOut)
+	}
 	p, err := harden.ReadOut(o.dir, g.root)
 	switch {
 	case errors.Is(err, plan.ErrAlreadyApplied):

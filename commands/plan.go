@@ -22,6 +22,7 @@ import (
 // planFlags are the answers `plan` takes instead of prompts.
 type planFlags struct {
 	out, provider, keyName, certs, keyType, nodeName, advertiseIP string
+	bundle                                                        string
 	kmsName, kmsEndpoint                                          string
 	kmsTimeout                                                    time.Duration
 	resources                                                     []string
@@ -74,6 +75,7 @@ before. On a node that is hardened already it writes nothing and says so.`,
 	fl.StringVar(&f.nodeName, "node-name", "", "Node name for generated server and peer certificates (default etcd's --name)")
 	fl.StringVar(&f.advertiseIP, "advertise-ip", "", "Address (IP) for generated server and peer certificates (default from etcd's advertise URLs)")
 	fl.BoolVar(&f.yes, "yes", false, "Replace a plan written into --out before")
+	fl.StringVar(&f.bundle, "bundle", "", "On a node of a multi-member cluster other than the first: the bundle/ folder of the first node's plan (its etcd CA and encryption config)")
 	return cmd
 }
 
@@ -133,9 +135,23 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 	}
 	// The keys etcd's values use, over the connection the flags and these manifests give.
 	o.ScanEtcd = encryption.Scanner(ctx, func() (etcdconn.Conn, error) { return etcdconn.Resolve(g.etcd, s) })
+	if f.bundle != "" {
+		if o.Bundle, err = harden.ReadBundle(f.bundle); err != nil {
+			return &usageError{err}
+		}
+	}
+	members, err := observeCluster(ctx, g, s, f.bundle != "")
+	if err != nil {
+		return err
+	}
 	r, err := harden.Build(s, o)
 	if err != nil {
 		return err
+	}
+	if members != nil {
+		if err := harden.AddCluster(r, members.node, members.names, members.endpoints, o.Bundle); err != nil {
+			return err
+		}
 	}
 	if r.Plan.Empty() {
 		fmt.Fprintf(out, "nothing to change: the node under %s is hardened as asked already; nothing written to %s\n", l.Root, f.out)

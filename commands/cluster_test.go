@@ -1,0 +1,241 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etcd-harden/etcd-harden/internal/clitest"
+	"github.com/etcd-harden/etcd-harden/lab"
+	"github.com/etcd-harden/etcd-harden/steps/cluster"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// writer puts a key every 50 ms through a client with every member's endpoint, over TLS
+// once node-1 has its client pair (with plain http as the fallback while members still
+// serve it), and records what was acknowledged and the longest gap between two
+// acknowledged writes.
+type writer struct {
+	pki       string // node-1's root
+	endpoints []string
+
+	mu      sync.Mutex
+	acked   []string
+	last    time.Time
+	longest time.Duration
+	failed  int
+}
+
+func (w *writer) tlsConfig() *tls.Config {
+	info := transport.TLSInfo{
+		TrustedCAFile: filepath.Join(w.pki, "etc/kubernetes/pki/etcd/ca.crt"),
+		CertFile:      filepath.Join(w.pki, "etc/kubernetes/pki/apiserver-etcd-client.crt"),
+		KeyFile:       filepath.Join(w.pki, "etc/kubernetes/pki/apiserver-etcd-client.key"),
+	}
+	if _, err := os.Stat(info.KeyFile); err != nil {
+		return nil
+	}
+	cfg, err := info.ClientConfig()
+	if err != nil {
+		return nil
+	}
+	return cfg
+}
+
+func (w *writer) client(tc *tls.Config) *clientv3.Client {
+	var eps []string
+	for _, ep := range w.endpoints {
+		if tc != nil {
+			ep = strings.Replace(ep, "http://", "https://", 1)
+		}
+		eps = append(eps, ep)
+	}
+	c, err := clientv3.New(clientv3.Config{Endpoints: eps, TLS: tc, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+func (w *writer) run(ctx context.Context) {
+	plain := w.client(nil)
+	defer plain.Close()
+	var secure *clientv3.Client
+	defer func() {
+		if secure != nil {
+			secure.Close()
+		}
+	}()
+	w.last = time.Now()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if secure == nil {
+			if tc := w.tlsConfig(); tc != nil {
+				secure = w.client(tc)
+			}
+		}
+		key := fmt.Sprintf("/writer/%06d", i)
+		ok := false
+		for _, c := range []*clientv3.Client{secure, plain} {
+			if c == nil {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := c.Put(pctx, key, "v")
+			cancel()
+			if err == nil {
+				ok = true
+				break
+			}
+		}
+		w.mu.Lock()
+		if ok {
+			now := time.Now()
+			w.acked = append(w.acked, key)
+			w.longest = max(w.longest, now.Sub(w.last))
+			w.last = now
+		} else {
+			w.failed++
+		}
+		w.mu.Unlock()
+	}
+}
+
+// TestClusterRolloutWithWritesFlowing is the whole story of a three-member cluster: the
+// lab, a plan on node-1 that makes the bundle, plans on node-2 and node-3 with it, then
+// `apply` on the nodes round after round until it says the cluster is done, while a
+// writer puts a key every 50 ms. At the end every member's peer and client URLs are
+// https, every member refuses a client and a peer without a certificate, every write the
+// writer saw acknowledged is there, and the three encryption configs are identical.
+func TestClusterRolloutWithWritesFlowing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a three-member rollout takes about a minute")
+	}
+	c := clitest.StartCluster(t, 3)
+	nodes := c.Nodes()
+	var endpoints []string
+	for _, n := range nodes {
+		endpoints = append(endpoints, n.Endpoint())
+	}
+	w := &writer{pki: nodes[0].Root(), endpoints: endpoints}
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(ctx) })
+	defer func() { stop(); wg.Wait() }()
+	start := time.Now()
+
+	plans := make([]string, 3)
+	for i, n := range nodes {
+		plans[i] = filepath.Join(t.TempDir(), "plan")
+		args := []string{"plan", "--root", n.Root(), "--out", plans[i]}
+		if i > 0 {
+			args = append(args, "--bundle", filepath.Join(plans[0], harden.BundleDir))
+		}
+		out, errOut, err := execute(t, args...)
+		if err != nil {
+			t.Fatalf("plan on %s: %v\n%s%s", lab.NodeDirName(i+1), err, out, errOut)
+		}
+	}
+	for path, want := range map[string]os.FileMode{
+		"bundle": 0o700 | os.ModeDir, "bundle/secrets": 0o700 | os.ModeDir, "bundle/secrets/ca.key": 0o600,
+		"bundle/secrets/encryption-config.yaml": 0o600, "bundle/ca.crt": 0o644,
+	} {
+		fi, err := os.Stat(filepath.Join(plans[0], path))
+		if err != nil || fi.Mode() != want {
+			t.Errorf("%s: %v, %v; want mode %v", path, fi.Mode(), err, want)
+		}
+	}
+	review, _ := os.ReadFile(filepath.Join(plans[0], harden.ReviewFile))
+	if !bytes.Contains(review, []byte("scp -rp bundle/")) || !bytes.Contains(review, []byte("Never commit `bundle/secrets/`")) {
+		t.Errorf("REVIEW.md does not say how to carry the bundle and what not to commit:\n%s", review)
+	}
+
+	done := false
+	var log []string
+	for round := 1; round <= 4 && !done; round++ {
+		for i, n := range nodes {
+			out, errOut, err := execute(t, "apply", "--root", n.Root(), "--plan", plans[i], "--yes", "--timeout", "60s")
+			log = append(log, fmt.Sprintf("round %d %s:\n%s", round, lab.NodeDirName(i+1), out))
+			if err != nil {
+				t.Fatalf("apply on %s in round %d: %v\n%s\n%s", lab.NodeDirName(i+1), round, err, out, errOut)
+			}
+			if strings.Contains(out, "the cluster is done") {
+				done = true
+				break
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	stop()
+	wg.Wait()
+	t.Log(strings.Join(log, "\n"))
+	if !done {
+		t.Fatalf("the rollout did not finish in 4 rounds")
+	}
+
+	// The cluster as etcd shows it, seen with node-1's client pair.
+	facts, err := cluster.Observe(context.Background(), cluster.Access{Endpoints: []string{strings.Replace(endpoints[0], "http://", "https://", 1)}, TLS: w.tlsConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range facts.Members {
+		if !m.PeerTLS || !m.ClientTLS || m.ClientHTTP || !m.ClientCertRequired || !m.PeerCertRequired || !m.Up {
+			t.Errorf("member %s at the end: %+v; want https only, client and peer certificates required", m.Name, m)
+		}
+	}
+	// Every acknowledged write is there.
+	cli := w.client(w.tlsConfig())
+	defer cli.Close()
+	resp, err := cli.Get(context.Background(), "/writer/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, kv := range resp.Kvs {
+		have[string(kv.Key)] = true
+	}
+	lost := 0
+	for _, k := range w.acked {
+		if !have[k] {
+			lost++
+		}
+	}
+	if lost > 0 || len(w.acked) < 100 {
+		t.Errorf("%d of %d acknowledged writes lost", lost, len(w.acked))
+	}
+	// The three encryption configs are byte-identical.
+	cp, err := harden.ReadCluster(plans[0])
+	if err != nil || cp == nil || cp.EncryptionConfig == "" {
+		t.Fatalf("cluster plan: %+v, %v", cp, err)
+	}
+	var first []byte
+	for i, n := range nodes {
+		data, err := os.ReadFile(filepath.Join(n.Root(), cp.EncryptionConfig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = data
+		} else if !bytes.Equal(data, first) {
+			t.Errorf("%s's encryption config differs from node-1's", lab.NodeDirName(i+1))
+		}
+	}
+	t.Logf("rollout of 3 members: %s; %d writes acknowledged, %d failed tries, longest gap between acknowledged writes %s",
+		elapsed.Round(100*time.Millisecond), len(w.acked), w.failed, w.longest.Round(10*time.Millisecond))
+}
