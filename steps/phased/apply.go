@@ -144,14 +144,19 @@ func Apply(ctx context.Context, in Input, o Options, progress func(Event)) (*Rep
 		switch {
 		case me.PeerTLS && onDisk == 1:
 			next = cluster.PhasePeerTLS // an apply stopped after the member update: finish it
+		case mine > 0 && cluster.Phase(onDisk) == mine && !a.filesDone(mine):
+			// An apply stopped after etcd.yaml and before the rest (kube-apiserver.yaml):
+			// write the rest now; etcd is not restarted.
+			if err := a.finishFiles(ctx, mine); err != nil {
+				return rep, err
+			}
+			rep.Done = append(rep.Done, Done{Phase: mine})
+			continue
 		case cluster.Phase(onDisk) > mine:
 			// The files are ahead of the member: it is restarting, or a gate was cut short.
 			a.emit(mine, fmt.Sprintf("etcd.yaml is at phase %d, the member shows phase %s: waiting for it", onDisk, mine))
-			if _, err := a.gate(ctx, in.Node); err != nil {
-				return rep, fmt.Errorf("%s's etcd.yaml is at phase %d but the member does not show it: %w", in.Node, onDisk, err)
-			}
-			if f2, err := cluster.Observe(ctx, a.access()); err == nil && f2.Member(in.Node) != nil && f2.Member(in.Node).Phase() < cluster.Phase(onDisk) {
-				return rep, fmt.Errorf("%s's etcd.yaml is at phase %d but the member shows phase %s after a healthy gate; plan again", in.Node, onDisk, f2.Member(in.Node).Phase())
+			if err := a.waitShows(ctx, cluster.Phase(onDisk)); err != nil {
+				return rep, err
 			}
 			continue
 		case mine == cluster.PhaseMutualTLS:
@@ -364,6 +369,87 @@ func (a *applier) subPlan(next cluster.Phase) (*plan.Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// waitShows waits until this node's member shows phase p and the cluster is healthy
+// with it caught up (the kubelet restarts it when it sees the new etcd.yaml).
+func (a *applier) waitShows(ctx context.Context, p cluster.Phase) error {
+	timeout := a.o.GateTimeout
+	if timeout <= 0 {
+		timeout = cluster.DefaultGateTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := a.gate(ctx, a.in.Node)
+		if err != nil {
+			return fmt.Errorf("%s's etcd.yaml is at phase %d but the cluster is not healthy: %w; put the backup back with `etcd-harden rollback` or fix the member", a.in.Node, p, err)
+		}
+		if me := f.Member(a.in.Node); me != nil && me.Phase() >= p {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s's etcd.yaml is at phase %d but its member still shows phase %s after %s: is the kubelet running? Put the backup back with `etcd-harden rollback`, or restart etcd", a.in.Node, p, f.Member(a.in.Node).Phase(), timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// leftovers are the changes of phases 1 to upTo other than etcd.yaml that the node's
+// files do not show yet, each file at its latest phase.
+func (a *applier) leftovers(upTo cluster.Phase) (*plan.Plan, error) {
+	latest := map[string]*plan.Change{}
+	var order []string
+	for k := cluster.PhaseClientTLS; k <= upTo; k++ {
+		sub, err := a.subPlan(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range sub.Changes {
+			if c.Path == a.in.Etcd {
+				continue
+			}
+			if latest[c.Path] == nil {
+				order = append(order, c.Path)
+			}
+			latest[c.Path] = c
+		}
+		for _, path := range order {
+			if sub.Find(path) == nil && k > cluster.PhaseClientTLS && path == a.in.EncryptionConfig {
+				delete(latest, path) // at its phase-k content already
+			}
+		}
+	}
+	p := plan.New(a.in.Root)
+	for _, path := range order {
+		if c := latest[path]; c != nil {
+			p.Changes = append(p.Changes, c)
+		}
+	}
+	return p, nil
+}
+
+// filesDone reports whether the node's files other than etcd.yaml are as phase p leaves
+// them.
+func (a *applier) filesDone(p cluster.Phase) bool {
+	l, err := a.leftovers(p)
+	return err == nil && l.Empty()
+}
+
+// finishFiles writes the leftovers of phases up to p (with a backup), without a restart.
+func (a *applier) finishFiles(ctx context.Context, p cluster.Phase) error {
+	l, err := a.leftovers(p)
+	if err != nil {
+		return err
+	}
+	a.emit(p, fmt.Sprintf("phase %s: an earlier apply stopped part way; writing the %d files it left", p, len(l.Changes)))
+	if _, err := rollout.Apply(ctx, l, a.in.Root, rollout.Options{Layout: a.o.Layout, Timeout: a.o.Timeout, BackupRoot: a.o.BackupRoot}, nil); err != nil {
+		return fmt.Errorf("finish phase %d on %s: %w", p, a.in.Node, err)
+	}
+	return nil
 }
 
 func names(f *cluster.Facts) string {
