@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/internal/clitest"
+	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/steps/cluster"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
@@ -140,6 +142,10 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 	start := time.Now()
 
+	if out, _, err := execute(t, "audit", "--root", nodes[0].Root(), "-o", "json"); err == nil || !strings.Contains(out, `"id": "cluster.peers"`) ||
+		!strings.Contains(out, "members on plain http peers (member list): node-1, node-2, node-3") {
+		t.Errorf("audit before the rollout: %v\n%s", err, out)
+	}
 	plans := make([]string, 3)
 	for i, n := range nodes {
 		plans[i] = filepath.Join(t.TempDir(), "plan")
@@ -236,6 +242,65 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 			t.Errorf("%s's encryption config differs from node-1's", lab.NodeDirName(i+1))
 		}
 	}
+	// audit reports the cluster as done, and the same encryption config on every node.
+	var sums []string
+	for i, n := range nodes {
+		out, _, _ := execute(t, "audit", "--root", n.Root(), "-o", "json")
+		var checks []struct{ ID, Status, Detail string }
+		if err := json.Unmarshal([]byte(out), &checks); err != nil {
+			t.Fatalf("audit -o json on %s: %v\n%s", lab.NodeDirName(i+1), err, out)
+		}
+		for _, c := range checks {
+			switch c.ID {
+			case cluster.IDPeers, cluster.IDClientCerts:
+				if c.Status != "pass" {
+					t.Errorf("audit on %s at the end: %+v", lab.NodeDirName(i+1), c)
+				}
+			case cluster.IDConfig:
+				sums = append(sums, strings.Fields(c.Detail)[1])
+			}
+		}
+	}
+	if len(sums) != 3 || sums[0] != sums[1] || sums[1] != sums[2] {
+		t.Errorf("the encryption config's sha256 per node, as audit reports it: %v", sums)
+	}
+	if out, _, err := execute(t, "certs", "check", "--root", nodes[1].Root()); err != nil || !strings.Contains(out, "The cluster, as etcd shows it:") {
+		t.Errorf("certs check on node-2 at the end: %v\n%s", err, out)
+	}
 	t.Logf("rollout of 3 members: %s; %d writes acknowledged, %d failed tries, longest gap between acknowledged writes %s",
 		elapsed.Round(100*time.Millisecond), len(w.acked), w.failed, w.longest.Round(10*time.Millisecond))
+}
+
+// TestPlanBundleRefusals: a --bundle folder that is not a bundle, and a bundle on a
+// single-member etcd, are refused before anything is written.
+func TestPlanBundleRefusals(t *testing.T) {
+	l := clitest.StartLab(t)
+	notBundle := t.TempDir()
+	out := filepath.Join(t.TempDir(), "plan")
+	_, _, err := execute(t, "plan", "--root", l.Root(), "--out", out, "--bundle", notBundle)
+	if !IsUsage(err) || !strings.Contains(err.Error(), "--bundle "+notBundle+" has no ca.crt: give the bundle/ folder that `etcd-harden plan` wrote on the first node") {
+		t.Errorf("plan --bundle on an empty folder: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the refused plan wrote %s: %v", out, err)
+	}
+	// A real bundle, from a plan of this very node, on a one-member etcd.
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if err := os.MkdirAll(filepath.Join(bundle, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tls := testetcd.NewTLS(t, filepath.Join(bundle, "secrets"))
+	if err := os.Rename(tls.CA, filepath.Join(bundle, harden.BundleCACert)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, harden.BundleConfig), []byte("kind: EncryptionConfiguration\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = execute(t, "plan", "--root", l.Root(), "--out", out, "--bundle", bundle)
+	if !IsUsage(err) || !strings.Contains(err.Error(), "--bundle is for a node of a cluster of several members; this etcd has one member") {
+		t.Errorf("plan --bundle on a one-member etcd: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the refused plan wrote %s: %v", out, err)
+	}
 }

@@ -196,6 +196,7 @@ func Observe(ctx context.Context, a Access) (*Facts, error) {
 		m.ClientHTTP = slices.ContainsFunc(m.ClientURLs, func(u string) bool { return !isHTTPS(u) })
 		f.Members = append(f.Members, m)
 	}
+	slices.SortFunc(f.Members, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	done := make(chan struct{})
 	for i := range f.Members {
 		go func() {
