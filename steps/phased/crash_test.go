@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,7 +83,8 @@ func apply(root, dir string, progress func(phased.Event), hook func(string)) (*p
 }
 
 // plans writes each node's cluster plan, the first node's bundle used by the others.
-func plans(t *testing.T, c *lab.Cluster) []string {
+// Nodes in ownCA are planned without the bundle, with a CA of their own.
+func plans(t *testing.T, c *lab.Cluster, ownCA ...int) []string {
 	var dirs []string
 	var bundle *harden.Bundle
 	for i, n := range c.Nodes() {
@@ -98,11 +100,15 @@ func plans(t *testing.T, c *lab.Cluster) []string {
 		for _, m := range f.Members {
 			names, eps = append(names, m.Name), append(eps, m.ClientURLs...)
 		}
-		r, err := harden.Build(st, harden.Options{Bundle: bundle})
+		b := bundle
+		if slices.Contains(ownCA, i) {
+			b = nil
+		}
+		r, err := harden.Build(st, harden.Options{Bundle: b})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := harden.AddCluster(r, lab.NodeDirName(i+1), names, eps, bundle); err != nil {
+		if err := harden.AddCluster(r, lab.NodeDirName(i+1), names, eps, b); err != nil {
 			t.Fatal(err)
 		}
 		dir := filepath.Join(t.TempDir(), "plan")
@@ -128,21 +134,11 @@ func TestKilledInEachPhaseKeepsQuorumAndFinishes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a three-member cluster and kills apply three times")
 	}
-	self, _ := os.Executable()
-	c, err := lab.StartCluster(context.Background(), lab.Options{
-		Dir: filepath.Join(t.TempDir(), "root"), RegistryDir: t.TempDir(), Secrets: 2, ConfigMaps: -1,
-		EtcdCommand: func(args []string) *exec.Cmd {
-			cmd := exec.Command(self, args...)
-			cmd.Env = append(os.Environ(), etcdChildEnv+"=1")
-			return cmd
-		},
-	}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	nodes := c.Nodes()
 	dirs := plans(t, c)
+	self, _ := os.Executable()
+
 	var httpURLs []string
 	for _, n := range nodes {
 		httpURLs = append(httpURLs, n.Endpoint())
@@ -201,5 +197,79 @@ func TestKilledInEachPhaseKeepsQuorumAndFinishes(t *testing.T) {
 	rep, err := apply(nodes[0].Root(), dirs[0], nil, nil)
 	if err != nil || !rep.Complete() {
 		t.Fatalf("last apply on node-1: %+v, %v; want the cluster done", rep, err)
+	}
+}
+
+// startCluster starts a three-member cluster lab whose etcd is this test binary.
+func startCluster(t *testing.T) *lab.Cluster {
+	self, _ := os.Executable()
+	c, err := lab.StartCluster(context.Background(), lab.Options{
+		Dir: filepath.Join(t.TempDir(), "root"), RegistryDir: t.TempDir(), Secrets: 2, ConfigMaps: -1,
+		EtcdCommand: func(args []string) *exec.Cmd {
+			cmd := exec.Command(self, args...)
+			cmd.Env = append(os.Environ(), etcdChildEnv+"=1")
+			return cmd
+		},
+	}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestFailedGateRollsTheNodeBack: node-2 was planned without the bundle, so its
+// certificates come from a CA of its own. Its phase 1 restarts its etcd on https beside
+// http, but from node-2 the other members' https cannot be verified: the gate over the
+// whole cluster fails, node-2's files are put back, and the cluster is healthy again
+// with node-2 at phase 0.
+func TestFailedGateRollsTheNodeBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-member cluster")
+	}
+	c := startCluster(t)
+	nodes := c.Nodes()
+	dirs := plans(t, c, 1)
+	run := func(i int) (*phased.Report, error) {
+		cp, err := harden.ReadCluster(dirs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := harden.ReadChanges(dirs[i], nodes[i].Root())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return phased.Apply(context.Background(), phased.Input{
+			Root: nodes[i].Root(), Plan: p, Node: cp.Node, Manifests: cp.Manifests(), Etcd: cp.Etcd,
+			EncryptionConfig: cp.EncryptionConfig, Endpoints: cp.Endpoints,
+		}, phased.Options{Timeout: 30 * time.Second, GateTimeout: 10 * time.Second}, nil)
+	}
+	for _, i := range []int{0, 2} {
+		if _, err := run(i); err != nil {
+			t.Fatalf("node-%d: %v", i+1, err)
+		}
+	}
+	etcdYAML := filepath.Join(nodes[1].Root(), lab.EtcdManifest)
+	before, _ := os.ReadFile(etcdYAML)
+	_, err := run(1)
+	if err == nil || !strings.Contains(err.Error(), "phase 1 on node-2: the cluster did not become healthy after the restart") ||
+		!strings.Contains(err.Error(), "rolled back: node-2's files are back from") {
+		t.Fatalf("node-2 with a CA of its own: %v", err)
+	}
+	if after, _ := os.ReadFile(etcdYAML); string(after) != string(before) {
+		t.Errorf("node-2's etcd.yaml was not put back")
+	}
+	f, err := cluster.Gate(context.Background(), cluster.GateOptions{Timeout: 30 * time.Second, Access: func() cluster.Access {
+		var eps []string
+		for _, n := range nodes {
+			eps = append(eps, n.Endpoint())
+		}
+		return cluster.Access{Endpoints: eps}
+	}})
+	if err != nil {
+		t.Fatalf("after the rollback the cluster is not healthy: %v", err)
+	}
+	if m := f.Member("node-2"); m.Phase() != cluster.PhaseHTTP {
+		t.Errorf("node-2 after the rollback: phase %s; want 0", m.Phase())
 	}
 }
