@@ -181,6 +181,18 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 			if err != nil {
 				t.Fatalf("apply on %s in round %d: %v\n%s\n%s", lab.NodeDirName(i+1), round, err, out, errOut)
 			}
+			if round == 1 && i == 0 {
+				// node-1 serves TLS now: a plan of another node without the bundle would
+				// make a second CA.
+				other := filepath.Join(t.TempDir(), "plan")
+				_, _, err := execute(t, "plan", "--root", nodes[1].Root(), "--out", other)
+				if !IsUsage(err) || !strings.Contains(err.Error(), "member node-1 already serves TLS") || !strings.Contains(err.Error(), "plan this node with --bundle") {
+					t.Errorf("plan on node-2 without the bundle after node-1's phase 1: %v", err)
+				}
+				if _, err := os.Stat(other); !os.IsNotExist(err) {
+					t.Errorf("the refused plan wrote %s", other)
+				}
+			}
 			if strings.Contains(out, "the cluster is done") {
 				done = true
 				break
