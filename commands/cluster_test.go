@@ -316,3 +316,36 @@ func TestPlanBundleRefusals(t *testing.T) {
 		t.Errorf("the refused plan wrote %s: %v", out, err)
 	}
 }
+
+// TestWizardOnClusterNode runs the plain wizard on node-1 of a three-member lab: its
+// apply does phase 1 only, saves the cluster plan with the bundle, and the summary shows
+// the rollout table and where to go next; node-2 then plans with that bundle.
+func TestWizardOnClusterNode(t *testing.T) {
+	c := clitest.StartCluster(t, 3)
+	nodes := c.Nodes()
+	answers := filepath.Join(t.TempDir(), "answers.yaml")
+	if err := os.WriteFile(answers, []byte("encryption.provider: secretbox\nencryption.resources: [secrets]\nencryption.custom: \"\"\nencryption.keyName: key-lab\n"+
+		"encryption.rotate: false\nencryption.autoReload: false\ncerts.mode: auto\ncerts.keyType: ecdsa-p256\ncerts.nodeName: node-1\n"+
+		"certs.advertiseIP: 127.0.0.11\nreview.action: apply\nbackup.skip: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := execute(t, "--root", nodes[0].Root(), "--plain", "--answers", answers, "--yes")
+	if err != nil {
+		t.Fatalf("wizard on node-1: %v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{
+		"This node is hardened as far as the cluster allows now",
+		"node-1   1 (https for clients beside http)    up (this node)",
+		"node-2   0 (http)                             up",
+		"Next: phase 1 done on node-1; run the same `etcd-harden apply --plan` on node-2, node-3",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the wizard's summary has no %q:\n%s", want, out)
+		}
+	}
+	bundle := filepath.Join(nodes[0].Root(), "var/lib/etcd-harden/cluster-plan", harden.BundleDir)
+	plan2 := filepath.Join(t.TempDir(), "plan")
+	if out, errOut, err := execute(t, "plan", "--root", nodes[1].Root(), "--bundle", bundle, "--out", plan2); err != nil {
+		t.Fatalf("plan on node-2 with the wizard's bundle: %v\n%s%s", err, out, errOut)
+	}
+}
