@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-harden/etcd-harden/lab"
+	"github.com/etcd-harden/etcd-harden/steps/cluster"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui"
 )
 
@@ -103,6 +105,7 @@ func printClusterEnv(w io.Writer, c *lab.Cluster, when string) {
 			fmt.Fprintf(w, "lab: %s %s is not running\n", when, filepath.Base(n.Root()))
 		}
 	}
+	printConfigSums(w, c, when)
 	env, err := c.Env()
 	if err != nil {
 		fmt.Fprintf(w, "lab: %s: %v\n", when, err)
@@ -112,5 +115,34 @@ func printClusterEnv(w io.Writer, c *lab.Cluster, when string) {
 	for _, e := range env {
 		name, value, _ := strings.Cut(e, "=")
 		fmt.Fprintf(w, "  export %s=%s\n", name, shellQuote(value))
+	}
+}
+
+// printConfigSums prints the sha256 of each node's encryption config, so that the
+// nodes can be compared: every kube-apiserver of a cluster needs the same one.
+func printConfigSums(w io.Writer, c *lab.Cluster, when string) {
+	sums := map[string]bool{}
+	var lines []string
+	for _, n := range c.Nodes() {
+		api, err := discover.ReadManifest(n.Root(), filepath.Join(n.Root(), filepath.FromSlash(lab.APIServerFile)), discover.APIServerBinary)
+		if err != nil {
+			continue
+		}
+		_, host, ok, _ := api.FlagPath("encryption-provider-config")
+		if !ok {
+			continue
+		}
+		sum, err := cluster.FileSHA256(host)
+		if err != nil {
+			sum = "unreadable: " + err.Error()
+		}
+		sums[sum] = true
+		lines = append(lines, fmt.Sprintf("lab: %s %s encryption config sha256 %s", when, filepath.Base(n.Root()), sum))
+	}
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	if len(lines) > 1 && len(sums) > 1 {
+		fmt.Fprintf(w, "lab: %s the nodes' encryption configs differ: every kube-apiserver of a cluster needs the same one\n", when)
 	}
 }
