@@ -42,9 +42,14 @@ ClusterConfiguration fields), plan.json, and secrets/ (keys and the encryption c
 mode 0600, ignored by git). Apply it with: etcd-harden apply --plan DIR.
 
 It never asks anything. DIR must be new or empty; --yes replaces a plan written there
-before. On a node that is hardened already it writes nothing and says so.`,
+before. On a node that is hardened already it writes nothing and says so.
+
+On a cluster of several members (read from etcd's member list) the plan is applied in
+phases, and the first node's plan writes bundle/: the etcd CA and the encryption config
+every other node must share. On the other nodes, plan with --bundle <that folder>.`,
 		Example: `  etcd-harden plan --out /root/etcd-plan
-  etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing`,
+  etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing
+  etcd-harden plan --out /root/etcd-plan --bundle /root/etcd-bundle   # a cluster's other nodes`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()
