@@ -207,6 +207,13 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 		t.Fatalf("the rollout did not finish in 4 rounds")
 	}
 
+	// Run again at the end, apply and plan change nothing.
+	if out, _, err := execute(t, "apply", "--root", nodes[1].Root(), "--plan", plans[1], "--yes"); err != nil || !strings.Contains(out, "the cluster is done") {
+		t.Errorf("apply on node-2 once the cluster is done: %v\n%s", err, out)
+	}
+	if out, _, err := execute(t, "plan", "--root", nodes[2].Root(), "--out", filepath.Join(t.TempDir(), "again")); err != nil || !strings.Contains(out, "nothing to change") {
+		t.Errorf("plan on node-3 once the cluster is done: %v\n%s", err, out)
+	}
 	// The cluster as etcd shows it, seen with node-1's client pair.
 	facts, err := cluster.Observe(context.Background(), cluster.Access{Endpoints: []string{strings.Replace(endpoints[0], "http://", "https://", 1)}, TLS: w.tlsConfig()})
 	if err != nil {

@@ -71,6 +71,9 @@ func applyCluster(ctx context.Context, s *step.Session, f *cluster.Facts, progre
 	if err := addCluster(r, s, f); err != nil {
 		return "", err
 	}
+	if r.Cluster == nil {
+		return applyOne(ctx, s, progress) // etcd is hardened already: nothing to phase
+	}
 	dir := clusterPlanDir(s.Layout.Root)
 	if err := harden.WriteOut(dir, r, harden.WriteOptions{Replace: true}); err != nil {
 		return "", fmt.Errorf("save the cluster plan in %s: %w", dir, err)

@@ -39,6 +39,11 @@ func applyPlan(ctx context.Context, s *step.Session, progress func(string)) (str
 	if members := clusterMembers(ctx, s); members != nil {
 		return applyCluster(ctx, s, members, progress)
 	}
+	return applyOne(ctx, s, progress)
+}
+
+// applyOne is applyPlan on a single member.
+func applyOne(ctx context.Context, s *step.Session, progress func(string)) (string, error) {
 	rep, err := rollout.Apply(ctx, s.Plan, s.Layout.Root, rollout.Options{Layout: s.Layout}, func(e rollout.Event) {
 		progress(view.RolloutEvent(e, view.Sentence))
 	})

@@ -131,12 +131,13 @@ func (c *ClusterPlan) Manifests() *phased.Manifests {
 
 // AddCluster makes r a plan for one member of a cluster of members (names) reached on
 // endpoints: the phase manifests, and, when bundle is nil (the first node), the bundle
-// the other nodes' plans take.
+// the other nodes' plans take. A plan that leaves etcd.yaml as it is (etcd is hardened
+// already) has no phases: r is left a one-node plan.
 func AddCluster(r *Result, node string, members, endpoints []string, bundle *Bundle) error {
 	etcdRel := r.State.Layout.Rel(filepath.Join(r.State.Layout.ManifestsDir, discover.EtcdFile))
 	c := r.Plan.Find(etcdRel)
-	if c == nil {
-		return fmt.Errorf("the plan leaves %s as it is: nothing to phase", etcdRel)
+	if c == nil || c.ModeOnly() {
+		return nil
 	}
 	m, err := phased.BuildManifests(c.Old, c.New)
 	if err != nil {
