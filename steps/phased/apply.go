@@ -40,8 +40,8 @@ type Input struct {
 type Options struct {
 	Layout discover.Layout
 	// Timeout bounds each wait for this node's etcd after a restart
-	// (rollout.DefaultTimeout when zero); GateTimeout each gate over the whole cluster
-	// (cluster.DefaultGateTimeout when zero).
+	// (rollout.DefaultTimeout when zero); GateTimeout each gate over the whole cluster,
+	// and the wait for another node's rollout lock (cluster.DefaultGateTimeout when zero).
 	Timeout, GateTimeout time.Duration
 	// BackupRoot receives the backups (plan.DefaultBackupRoot when empty).
 	BackupRoot string
@@ -120,6 +120,7 @@ func Apply(ctx context.Context, in Input, o Options, progress func(Event)) (*Rep
 	a.o.Layout = discover.Defaults(in.Root, o.Layout.ManifestsDir, o.Layout.PKIDir)
 	rep := &Report{Node: in.Node}
 	defer func() { rep.Elapsed = time.Since(start) }()
+	var busy time.Time // since when another node holds the rollout lock
 	for {
 		f, err := cluster.Observe(ctx, a.access())
 		if err != nil {
@@ -173,7 +174,27 @@ func Apply(ctx context.Context, in Input, o Options, progress func(Event)) (*Rep
 			}
 			continue
 		}
+		l, err := claim(ctx, f, in.Node, a.access().TLS)
+		if errors.Is(err, ErrBusy) && time.Since(busySince(&busy)) < a.gateTimeout() {
+			a.emit(mine, "waiting: "+err.Error())
+			select {
+			case <-ctx.Done():
+				return rep, fmt.Errorf("phase %d on %s: %w; nothing was written", next, in.Node, ctx.Err())
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("phase %d on %s: %w; nothing was written", next, in.Node, err)
+		}
+		busy = time.Time{}
+		// Another node may have restarted its member between the look and the lock.
+		if f2, err := cluster.Observe(ctx, a.access()); err != nil || f2.Problem() != "" || f2.MinPhase() != f.MinPhase() {
+			l.release()
+			continue
+		}
 		d, err := a.phase(ctx, next, me)
+		l.release()
 		if err != nil {
 			return rep, err
 		}
@@ -369,6 +390,21 @@ func (a *applier) subPlan(next cluster.Phase) (*plan.Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// busySince returns *t, set to now when zero.
+func busySince(t *time.Time) time.Time {
+	if t.IsZero() {
+		*t = time.Now()
+	}
+	return *t
+}
+
+func (a *applier) gateTimeout() time.Duration {
+	if a.o.GateTimeout > 0 {
+		return a.o.GateTimeout
+	}
+	return cluster.DefaultGateTimeout
 }
 
 // waitShows waits until this node's member shows phase p and the cluster is healthy

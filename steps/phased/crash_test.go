@@ -185,6 +185,36 @@ func TestKilledInEachPhaseKeepsQuorumAndFinishes(t *testing.T) {
 		}
 		t.Logf("node-%d: %s", i+1, rep.Next())
 	}
+	// Another node holds the rollout lock: node-1 restarts nothing.
+	holder, err := clientv3.New(clientv3.Config{Endpoints: httpURLs[1:2], DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	lease, err := holder.Grant(context.Background(), 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Put(context.Background(), phased.LockKey, "node-2", clientv3.WithLease(lease.ID)); err != nil {
+		t.Fatal(err)
+	}
+	etcdYAML := filepath.Join(nodes[0].Root(), lab.EtcdManifest)
+	before, _ := os.ReadFile(etcdYAML)
+	cp, _ := harden.ReadCluster(dirs[0])
+	changes, _ := harden.ReadChanges(dirs[0], nodes[0].Root())
+	if _, err := phased.Apply(context.Background(), phased.Input{
+		Root: nodes[0].Root(), Plan: changes, Node: cp.Node, Manifests: cp.Manifests(), Etcd: cp.Etcd,
+		EncryptionConfig: cp.EncryptionConfig, Endpoints: cp.Endpoints,
+	}, phased.Options{GateTimeout: 3 * time.Second}, nil); !errors.Is(err, phased.ErrBusy) ||
+		!strings.Contains(err.Error(), "node-2 holds "+phased.LockKey) || !strings.Contains(err.Error(), "nothing was written") {
+		t.Fatalf("apply on node-1 while node-2 holds the lock: %v", err)
+	}
+	if after, _ := os.ReadFile(etcdYAML); string(after) != string(before) {
+		t.Fatal("node-1's etcd.yaml changed while another node held the lock")
+	}
+	if _, err := holder.Revoke(context.Background(), lease.ID); err != nil {
+		t.Fatal(err)
+	}
 	kill(0, 1, "rename etc/kubernetes/manifests/etcd.yaml")
 	run(0, cluster.PhaseClientTLS)
 	run(1, cluster.PhaseClientTLS)
