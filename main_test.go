@@ -12,14 +12,15 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/etcd-harden/etcd-harden/lab"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui"
 	"github.com/etcd-harden/etcd-harden/ui/steptest"
 )
 
 func TestMain(m *testing.M) {
-	// snapshot.Verify re-runs this binary for its bbolt checks.
-	if len(os.Args) > 1 && os.Args[1] == snapshot.VerifySubcommand {
+	// snapshot.Verify re-runs this binary for its bbolt checks, and a lab for its etcd.
+	if len(os.Args) > 1 && (os.Args[1] == snapshot.VerifySubcommand || os.Args[1] == lab.EtcdSubcommand) {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	testscript.Main(m, map[string]func(){

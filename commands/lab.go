@@ -18,6 +18,7 @@ func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
 	var secrets int
 	var cl clusterLabFlags
+	var list bool
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run the wizard against a sandbox: a real etcd and a kubeadm-like tree",
@@ -27,15 +28,29 @@ etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores th
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
 changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
 it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
-removes the folder (unless --keep).`,
+removes the folder (unless --keep).
+
+--scenario lays out a training situation instead of the plain sandbox, with a BRIEF.md
+in the folder (--list shows them all): lab check grades it, lab reset starts it over.
+Given the folder of a kept lab, lab goes on with it.`,
 		Example: `  # try the whole wizard with no cluster
   etcd-harden lab
 
   # keep the tree afterwards, and point etcdctl at the lab from another shell
   etcd-harden lab --keep --dir ./lab-root
-  eval "$(etcd-harden lab env)" && etcdctl member list`,
+  eval "$(etcd-harden lab env)" && etcdctl member list
+
+  # a training scenario, graded afterwards
+  etcd-harden lab --scenario expiring-certs --dir ./lab-root --keep
+  etcd-harden lab check --dir ./lab-root`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if list {
+				return printScenarios(cmd.OutOrStdout())
+			}
+			if err := checkScenario(cmd, opts); err != nil {
+				return err
+			}
 			if err := checkCount("--secrets", secrets, maxLabSecrets); err != nil {
 				return err
 			}
@@ -44,6 +59,9 @@ removes the folder (unless --keep).`,
 				opts.Secrets = -1 // lab.Options: 0 is the default, a negative count none
 			}
 			if cl.members != 1 {
+				if cmd.Flags().Changed("scenario") {
+					return &usageError{fmt.Errorf("--members %d with --scenario: the training scenarios are one-node labs; leave one of them out", cl.members)}
+				}
 				return runClusterLab(cmd.Context(), g, opts, cl, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			}
 			return runLab(cmd.Context(), g, opts, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -54,8 +72,9 @@ removes the folder (unless --keep).`,
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
 	cl.register(cmd)
+	registerScenarioFlags(cmd, &opts, &list)
 	g.registerAnswers(cmd)
-	cmd.AddCommand(newLabEnvCmd())
+	cmd.AddCommand(newLabEnvCmd(), newLabCheckCmd(g), newLabResetCmd(), newLabRewriteCmd())
 	return cmd
 }
 
@@ -94,7 +113,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			return &usageError{err}
 		}
 	}
-	l, err := lab.Start(ctx, opts)
+	l, err := startOrResume(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
@@ -114,8 +133,12 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 			fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
 		}
 	}()
-	fmt.Fprintf(errOut, "lab: root %s\nlab: %d Secrets seeded\n", l.Root(), l.Seeded().Secrets)
+	fmt.Fprintf(errOut, "lab: root %s\n", l.Root())
+	if n := l.Seeded().Secrets; n > 0 { // a resumed lab seeds nothing
+		fmt.Fprintf(errOut, "lab: %d Secrets seeded\n", n)
+	}
 	printLabEnv(errOut, l, "now")
+	printScenarioStart(errOut, l)
 	fmt.Fprintln(errOut, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(l.Root())+")\"")
 	g.root = l.Root()
 	if err := g.resolve(); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/view"
 )
@@ -24,15 +25,16 @@ func newSnapshotCmd(g *globalOptions) *cobra.Command {
 		Short: "Take a snapshot of etcd and prove it restores",
 		Args:  usageArgs(cobra.NoArgs),
 	}
-	cmd.AddCommand(newSnapshotTestCmd(g))
+	cmd.AddCommand(newSnapshotTestCmd(g), newSnapshotVerifyCmd(g), newSnapshotSaveCmd(g), newSnapshotFetchCmd(g))
 	return cmd
 }
 
 // snapshotTestOptions are the flags of `snapshot test`.
 type snapshotTestOptions struct {
-	dest, output, name, schedule string
-	timeout                      time.Duration
-	keep                         int
+	dest, output, name, schedule, rehearse string
+	timeout                                time.Duration
+	keep                                   int
+	off                                    offsiteFlags // an s3:// --dest and sealing (snapshot_offsite.go)
 }
 
 func newSnapshotTestCmd(g *globalOptions) *cobra.Command {
@@ -42,8 +44,12 @@ func newSnapshotTestCmd(g *globalOptions) *cobra.Command {
 		Short: "Check a backup folder, take a snapshot into it and verify that it restores",
 		Long: `snapshot test checks the destination (made with mode 0700 when missing, private, writable,
 outside etcd's data dir, room for two snapshots), takes a snapshot of one etcd endpoint,
-then verifies it: the sha256 trailer etcd appends, a bbolt consistency check, its status
-(revision, key count, storage version) and a restore rehearsal into a temporary folder.
+then verifies it: the sha256 trailer etcd appends (checked while it streams), a bbolt
+consistency check and its status (revision, key count, storage version) in one read, and
+its KV hash compared with the member's at the same revision: "identical" proves the
+snapshot holds the member's data. The restore rehearsal (etcdutl restores it into a
+temporary folder) runs when that comparison cannot be made, or always with
+--rehearse always.
 
 The endpoint and TLS files come from --endpoints --cacert --cert --key (or ETCDCTL_*),
 else from the manifests under --root: a loopback --listen-client-urls of etcd.yaml and
@@ -56,6 +62,9 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
   etcd-harden snapshot test --dest /tmp/snap -o json | jq .verification.totalKeys`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if offsite.IsURL(o.dest) {
+				return runSnapshotTestOffsite(cmd, g, o)
+			}
 			if err := o.validate(); err != nil {
 				return err
 			}
@@ -72,6 +81,8 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 	f.DurationVar(&o.timeout, "timeout", snapshot.DefaultTimeout, "Give up when the save and verification take longer")
 	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
 	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "How many snapshots the schedule keeps")
+	f.StringVar(&o.rehearse, "rehearse", string(snapshot.RehearseAuto), "Restore rehearsal: auto (when the KV hash cannot prove the content), always or never")
+	o.off.register(f, true)
 	return cmd
 }
 
@@ -85,6 +96,8 @@ func (o *snapshotTestOptions) validate() error {
 		return &usageError{errors.New("--dest is required: the folder to keep snapshots in")}
 	case schedErr != nil:
 		return &usageError{fmt.Errorf("--schedule %q: %w", o.schedule, schedErr)}
+	case snapshot.CheckRehearsal(o.rehearse) != nil:
+		return &usageError{fmt.Errorf("--rehearse %q: %w", o.rehearse, snapshot.CheckRehearsal(o.rehearse))}
 	case o.keep < 1:
 		return &usageError{fmt.Errorf("--keep %d: keep at least 1 snapshot", o.keep)}
 	case o.timeout <= 0:
@@ -105,7 +118,7 @@ func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptio
 	if err != nil {
 		return err
 	}
-	test, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: o.dest, Name: o.name, Timeout: o.timeout, Schedule: o.schedule, Keep: o.keep})
+	test, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: o.dest, Name: o.name, Timeout: o.timeout, Schedule: o.schedule, Keep: o.keep, Rehearse: snapshot.Rehearsal(o.rehearse)})
 	if err != nil {
 		return err
 	}

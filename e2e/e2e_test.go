@@ -359,7 +359,7 @@ func TestWizardInTmux(t *testing.T) {
 	// and change how the lines wrap.
 	checkGolden(t, "11-backup-result", cropAfter(screen, "free space"), root)
 	s.send("NPage", "NPage")
-	s.waitFor("✓ verify  restore rehearsal")
+	s.waitFor("✓ verify  same data as the member")
 
 	s.send("Enter")
 	screen = s.waitFor("Step 6 of 6", "w rewrite Secrets")
@@ -685,7 +685,7 @@ loop:
 			t.Errorf("plain output lacks the header %q", h)
 		}
 	}
-	for _, want := range []string{"1. secretbox", "applied: 13 files", "[PASS] verify restore rehearsal",
+	for _, want := range []string{"1. secretbox", "applied: 13 files", "[PASS] verify same data as the member",
 		"after: 240 values: 200 encrypted, 40 plaintext (secretbox:key-"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("plain output lacks %q", want)

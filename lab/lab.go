@@ -57,6 +57,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// RegistryDir holds the "current" pointer to the running lab (default RegistryDir()).
 	RegistryDir string
+	// Scenario names the training scenario to lay out (default DefaultScenario);
+	// NoHints leaves the hints out of its BRIEF.md.
+	Scenario string
+	NoHints  bool
 }
 
 // Lab is a running sandbox. Its methods are safe for concurrent use.
@@ -71,6 +75,7 @@ type Lab struct {
 	loopDone chan struct{}
 	started  time.Time
 	seeded   Seeded
+	scenario string
 
 	closeOnce sync.Once
 	closeErr  error
@@ -97,6 +102,10 @@ func (e *labError) Is(target error) bool { return target == e.kind }
 // only; the lab runs until Close. On error nothing is left running and the root is
 // removed (unless Keep).
 func Start(ctx context.Context, opts Options) (l *Lab, err error) {
+	sc, err := FindScenario(opts.Scenario)
+	if err != nil {
+		return nil, err
+	}
 	root, err := makeRoot(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -127,6 +136,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	}
 	caPEM, err := Layout(root, ports)
 	if err != nil {
+		return nil, err
+	}
+	if err := layScenario(root, sc); err != nil {
 		return nil, err
 	}
 	l.log(fmt.Sprintf("lab tree laid out in %s (etcd client port %d)", root, ports.Client))
@@ -168,6 +180,9 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	l.log(fmt.Sprintf("seeded %d Secrets and %d ConfigMaps in plaintext under /registry/", l.seeded.Secrets, l.seeded.ConfigMaps))
+	if err = l.finishScenario(ctx, sc, !opts.NoHints); err != nil {
+		return nil, err
+	}
 	if err = l.writeState(); err != nil {
 		return nil, err
 	}

@@ -60,11 +60,14 @@ func answerRules() map[string]answerRule {
 		review.AnswerAction: {read: oneOf(review.ActionApply, review.ActionSave, review.ActionNone), yes: review.ActionApply},
 		review.AnswerDir:    {read: check(nonEmpty("a folder for the plan, e.g. ./etcd-harden-plan"))},
 
-		backup.KeyDest:     {read: check(backup.CheckDest)},
-		backup.KeySchedule: {read: oneOf(snapshot.Schedules...)},
-		backup.KeyKeep:     {read: check(backup.CheckKeep)},
-		backup.KeyWrite:    {read: boolean, yes: "true"},
-		backup.KeySkip:     {read: boolean},
+		backup.KeyDest:       {read: check(backup.CheckDest)},
+		backup.KeySchedule:   {read: oneOf(snapshot.Schedules...)},
+		backup.KeyEncryptTo:  {read: check(backup.CheckEncryptTo), list: true},
+		backup.KeyS3Endpoint: {read: check(backup.CheckS3Endpoint)},
+		backup.KeyKeep:       {read: check(backup.CheckKeep)},
+		backup.KeyWrite:      {read: boolean, yes: "true"},
+		backup.KeySkip:       {read: boolean},
+		backup.KeyRehearse:   {read: check(snapshot.CheckRehearsal)},
 
 		summary.AnswerRewrite: {read: boolean, yes: "true"},
 	}

@@ -71,6 +71,7 @@ func Run(ctx context.Context, o Options) error {
 	s.Etcd, s.Lab = o.Etcd, o.Lab
 	s.ScanEtcd = encryption.Scanner(ctx, s.Conn)
 	if o.Plain {
+		printTraining(o.Out, s)
 		return Plain{R: o.PlainRenderer, In: o.In, Out: o.Out}.Run(ctx, s, steps)
 	}
 	shell := NewShell(s, steps, o.Theme)

@@ -55,6 +55,7 @@ type Shell struct {
 	scroll        int // first body line shown, for steps the shell scrolls
 	bodyLines     int // lines of the last body drawn
 	confirmQuit   bool
+	brief         bool // the training scenario's brief is shown
 	err           *render.Error
 	aborted       bool
 	finished      bool
@@ -177,8 +178,16 @@ func (m *Shell) key(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		return m.step().Update(m.session, msg)
+	case m.brief:
+		m.brief = !key.Matches(msg, keys.Quit, keys.Dismiss, briefKey)
+		return nil
 	case m.captures():
 		return m.step().Update(m.session, msg)
+	case key.Matches(msg, briefKey):
+		if _, ok := m.briefBinding(); ok {
+			m.brief, m.scroll = true, 0
+			return nil
+		}
 	case key.Matches(msg, keys.Quit):
 		m.confirmQuit = true
 		return nil
@@ -219,6 +228,8 @@ func (m *Shell) render() string {
 		body = m.renderer.Error(render.Error{What: "Quit the wizard?", Fix: "Nothing has been written. Press y to quit, n to stay."}, m.width)
 	case m.err != nil:
 		body = m.renderer.Error(*m.err, m.width)
+	case m.brief:
+		body = m.briefView()
 	default:
 		body = s.View(step.Frame{R: m.renderer, Width: m.width, Height: m.bodyHeight()})
 	}
@@ -312,7 +323,13 @@ func (m *Shell) bindings() []key.Binding {
 	if m.err != nil {
 		return append([]key.Binding{keys.Dismiss}, append(m.step().Keys(), keys.Quit)...)
 	}
+	if m.brief {
+		return []key.Binding{key.NewBinding(key.WithKeys("?"), key.WithHelp("?/esc", "close the brief"))}
+	}
 	bs := append([]key.Binding{}, m.step().Keys()...)
+	if b, ok := m.briefBinding(); ok && !m.captures() {
+		bs = append(bs, b)
+	}
 	if m.captures() {
 		return append(bs, key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")))
 	}

@@ -39,29 +39,15 @@ type Content struct {
 // it hashed with (Maintenance.HashKV).
 type HashKVFunc func(ctx context.Context, rev int64) (hash uint32, compactRev int64, err error)
 
-// MemberHashKV is the HashKVFunc of cfg's single endpoint.
+// MemberHashKV is the HashKVFunc of cfg's single endpoint, over a client of its own.
 func MemberHashKV(cfg clientv3.Config) HashKVFunc {
 	return func(ctx context.Context, rev int64) (uint32, int64, error) {
-		if len(cfg.Endpoints) != 1 {
-			return 0, 0, errEndpoints(cfg.Endpoints)
-		}
-		cli, err := clientv3.New(withNopLogger(cfg))
+		m, err := dial(cfg)
 		if err != nil {
 			return 0, 0, err
 		}
-		defer cli.Close()
-		timeout := cfg.DialTimeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
-		}
-		// Hashing reads the member's whole key history: give it room beyond the dial.
-		hctx, cancel := context.WithTimeout(ctx, 6*timeout)
-		defer cancel()
-		resp, err := cli.HashKV(hctx, cfg.Endpoints[0], rev)
-		if err != nil {
-			return 0, 0, err
-		}
-		return resp.Hash, resp.CompactRevision, nil
+		defer m.Close()
+		return m.hashKV(ctx, rev)
 	}
 }
 

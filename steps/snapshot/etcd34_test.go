@@ -78,7 +78,7 @@ func TestSaveVerifyDebianEtcd34(t *testing.T) {
 	if res.StorageVersion != "" || res.ServerVersion[:4] != "3.4." {
 		t.Fatalf("etcd 3.4: want server version 3.4.x and no storage version, got %+v", res)
 	}
-	v, err := Verify(ctx, res.Path)
+	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Rehearse: true})
 	if err != nil {
 		t.Fatal(err)
 	}

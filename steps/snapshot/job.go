@@ -30,6 +30,8 @@ type Request struct {
 	Keep int
 	// Write asks for the schedule files to be written into Dest after a passing test.
 	Write bool
+	// Rehearse says when the restore rehearsal runs; RehearseAuto when "".
+	Rehearse Rehearsal
 }
 
 // Job is one snapshot test with its inputs resolved, ready to Run.
@@ -50,7 +52,7 @@ func NewJob(conn etcdconn.Conn, st *discover.State, r Request) (*Job, error) {
 	if r.Timeout <= 0 {
 		r.Timeout = DefaultTimeout
 	}
-	j := &Job{conn: conn, req: r, opts: TestOptions{Client: cfg, Dest: r.Dest, DataDir: etcdconn.DataDir(st), Name: r.Name}}
+	j := &Job{conn: conn, req: r, opts: TestOptions{Client: cfg, Dest: r.Dest, DataDir: etcdconn.DataDir(st), Name: r.Name, Rehearse: r.Rehearse}}
 	if r.Schedule != "" && r.Schedule != "none" {
 		so := &ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: r.Dest, Keep: r.Keep}
 		if st != nil && st.Etcd != nil {

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"hash/maphash"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -25,6 +27,8 @@ type KVHash struct {
 	// LatestRevision is the snapshot's own revision (the newest in the key bucket, or
 	// the compact revision when that is newer).
 	LatestRevision int64 `json:"latestRevision"`
+	// LiveKeys is the number of keys at the latest revision (0 at an older one).
+	LiveKeys int `json:"liveKeys"`
 }
 
 // ErrRevisionCompacted is returned by HashFile for a revision older than the snapshot's
@@ -45,6 +49,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // HashFile computes the KV hash of the snapshot (a bbolt etcd database) at rev, the
 // snapshot's own revision when rev is 0, the way etcd's HashByRev does over its backend.
+// At the snapshot's own revision KVHash.LiveKeys counts its keys too.
 func HashFile(path string, rev int64) (h *KVHash, err error) {
 	defer recoverInto(&err)
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
@@ -54,36 +59,41 @@ func HashFile(path string, rev int64) (h *KVHash, err error) {
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
 		var herr error
-		h, herr = hashTx(tx, rev)
+		h, herr = hashTx(tx, rev, nil)
 		return herr
 	})
 	return h, err
 }
 
 // hashTx is HashByRev in one cursor pass over the key bucket, with no index of the whole
-// database. etcd hashes, in revision order, every (revision key, value) with revision ≤
-// rev, except that an entry at or below the compact revision C counts only when it is in
-// the "keep" set (its key's latest revision ≤ rev, when that is not a tombstone; mvcc's
-// keyIndex.keep at rev), unless that set is empty, and a tombstone at C never counts.
+// database; each, when not nil, sees every entry of the bucket on the way (the status
+// hash of Inspect).
 //
-// Whether an entry ≤ C is kept is known only once the later revisions of its key were
-// read, so those entries are hashed each on its own (crc and length) and chained at the
-// end: crc32 is linear, so crc(c, A‖B) = crc(c, zeros(len B)) ^ raw(B). Memory is one map
-// entry per key live at rev and one small record per put ≤ C (one per key once a
-// compaction finished), never the values.
-func hashTx(tx *bolt.Tx, rev int64) (*KVHash, error) {
+// etcd hashes, in revision order, every (revision key, value) with revision ≤ rev, except
+// that an entry at or below the compact revision C counts only when it is in the keep set
+// of rev (mvcc's treeIndex.Keep: the newest revision ≤ rev of each key live at rev),
+// unless that set is empty, and a tombstone at C never counts.
+//
+// Whether an entry ≤ C is its key's newest revision ≤ rev depends on later entries, so
+// when C > 0 a first, short pass reads the entries after the last finished compaction F
+// (recentKeys): a finished compaction leaves at most one entry per key at or below F, so
+// an entry ≤ F is kept exactly when its key was not written after F. Memory is one
+// record per key written since F (kube-apiserver compacts every 5 minutes), none when
+// the database was never compacted, and never the values.
+func hashTx(tx *bolt.Tx, rev int64, each func(k, v []byte)) (*KVHash, error) {
 	kb := tx.Bucket(keyBucket)
 	if kb == nil {
 		return nil, errors.New("the snapshot has no key bucket: it is not an etcd v3 database")
 	}
 	out := &KVHash{}
-	var compact int64
+	var finished, scheduled int64
 	if mb := tx.Bucket(metaBucket); mb != nil {
-		compact = max(revMain(mb.Get(scheduledCompac)), revMain(mb.Get(finishedCompact)))
+		scheduled, finished = revMain(mb.Get(scheduledCompac)), revMain(mb.Get(finishedCompact))
 		if ci := mb.Get(consistentIndex); len(ci) == 8 {
 			out.ConsistentIndex = binary.BigEndian.Uint64(ci)
 		}
 	}
+	compact := max(scheduled, finished)
 	latest := compact
 	if k, _ := kb.Cursor().Last(); k != nil {
 		latest = max(latest, revMain(k))
@@ -98,70 +108,157 @@ func hashTx(tx *bolt.Tx, rev int64) (*KVHash, error) {
 	if rev > latest {
 		return out, fmt.Errorf("revision %d is newer than the snapshot's %d", rev, latest)
 	}
-
-	type segment struct {
-		raw   uint32
-		n     int64
-		alive bool
+	var recent *recentKeys
+	if compact > 0 {
+		var err error
+		if recent, err = readRecent(kb, min(finished, compact), rev); err != nil {
+			return out, err
+		}
 	}
+
 	var (
-		segs      []segment
-		live      = map[string]int32{} // key → its segment, or -1 when its latest is > C
-		all       = crc32.Update(0, castagnoli, keyBucket)
-		suffixRaw uint32
-		suffixN   int64
+		keep    = crc32.Update(0, castagnoli, keyBucket) // entries ≤ C in the keep set
+		all     = keep                                   // entries ≤ C, for an empty keep set
+		kept    bool                                     // the keep set has an entry ≤ C
+		h       uint32
+		decided bool
+		live    int // keys live at rev (valid when rev is the latest)
 	)
-	drop := func(uk []byte) {
-		if i, ok := live[string(uk)]; ok && i >= 0 {
-			segs[i].alive = false
+	decide := func() {
+		if !decided {
+			h, decided = all, true
+			if kept || (recent != nil && recent.anyLive) {
+				h = keep
+			}
 		}
 	}
 	c := kb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if each != nil {
+			each(k, v)
+		}
 		if len(k) < 17 {
 			return out, fmt.Errorf("key bucket entry %x is not a revision", k)
 		}
 		main := revMain(k)
 		if main > rev {
-			break
+			if each == nil {
+				break
+			}
+			continue
 		}
 		tomb := len(k) == 18 && k[17] == 't'
+		if main > compact {
+			decide()
+			h = crc32.Update(crc32.Update(h, castagnoli, k), castagnoli, v)
+			if recent == nil { // never compacted: every key begins with a create
+				switch created, err := isCreate(v, tomb); {
+				case err != nil:
+					return out, fmt.Errorf("revision %d: %w", main, err)
+				case tomb:
+					live--
+				case created:
+					live++
+				}
+			}
+			continue
+		}
+		if !(tomb && main == compact) {
+			all = crc32.Update(crc32.Update(all, castagnoli, k), castagnoli, v)
+		}
+		if tomb {
+			continue
+		}
 		uk, err := userKey(v)
 		if err != nil {
 			return out, fmt.Errorf("revision %d: %w", main, err)
 		}
-		drop(uk)
-		if main <= compact {
-			if !(tomb && main == compact) {
-				all = crc32.Update(crc32.Update(all, castagnoli, k), castagnoli, v)
-			}
-			if tomb {
-				delete(live, string(uk))
-				continue
-			}
-			segs = append(segs, segment{raw: rawCRC(rawCRC(0, k), v), n: int64(len(k) + len(v)), alive: true})
-			live[string(uk)] = int32(len(segs) - 1)
-			continue
-		}
-		suffixRaw = rawCRC(rawCRC(suffixRaw, k), v)
-		suffixN += int64(len(k) + len(v))
-		if tomb {
-			delete(live, string(uk))
-		} else {
-			live[string(uk)] = -1
-		}
-	}
-	h := all
-	if len(live) > 0 { // the keep set is not empty: only kept entries ≤ C count
-		h = crc32.Update(0, castagnoli, keyBucket)
-		for _, s := range segs {
-			if s.alive {
-				h = shiftCRC(h, s.n) ^ s.raw
+		if recent.newest(uk, main) {
+			keep = crc32.Update(crc32.Update(keep, castagnoli, k), castagnoli, v)
+			kept = true
+			if main <= recent.after {
+				live++
 			}
 		}
 	}
-	out.Hash = shiftCRC(h, suffixN) ^ suffixRaw
+	decide()
+	if recent != nil {
+		live += recent.live
+	}
+	out.Hash = h
+	if rev == latest {
+		out.LiveKeys = live
+	}
 	return out, nil
+}
+
+// recentKeys are the keys written after the last finished compaction, up to a revision:
+// the newest revision of each, by a 64-bit hash of the key (maphash; a collision among a
+// few million keys is about 1 in 10^7, and it could only turn a match into a mismatch).
+type recentKeys struct {
+	after   int64             // F: the entries read are those in (F, rev]
+	last    map[uint64]uint64 // key hash → newest revision << 1 | 1 for a tombstone
+	live    int               // keys whose newest entry is a put
+	anyLive bool
+	seed    maphash.Seed
+}
+
+func readRecent(kb *bolt.Bucket, after, rev int64) (*recentKeys, error) {
+	r := &recentKeys{after: after, last: map[uint64]uint64{}, seed: maphash.MakeSeed()}
+	c := kb.Cursor()
+	var from [8]byte
+	binary.BigEndian.PutUint64(from[:], uint64(after+1))
+	for k, v := c.Seek(from[:]); k != nil && revMain(k) <= rev; k, v = c.Next() {
+		uk, err := userKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("revision %d: %w", revMain(k), err)
+		}
+		rec := uint64(revMain(k)) << 1
+		if len(k) == 18 && k[17] == 't' {
+			rec |= 1
+		}
+		r.last[maphash.Bytes(r.seed, uk)] = rec
+	}
+	for _, rec := range r.last {
+		if rec&1 == 0 {
+			r.live++
+		}
+	}
+	r.anyLive = r.live > 0
+	return r, nil
+}
+
+// newest reports whether the put of key at main (≤ the compact revision) is the key's
+// newest revision up to the hashed revision.
+func (r *recentKeys) newest(key []byte, main int64) bool {
+	rec, ok := r.last[maphash.Bytes(r.seed, key)]
+	if main <= r.after {
+		return !ok
+	}
+	return ok && int64(rec>>1) == main // between F and C a key may have several entries
+}
+
+// isCreate reports whether the put v begins its key's life (version 1).
+func isCreate(v []byte, tomb bool) (bool, error) {
+	if tomb {
+		return false, nil
+	}
+	for b := v; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false, errors.New("the value is not an etcd KeyValue")
+		}
+		b = b[n:]
+		if num == 4 && typ == protowire.VarintType { // version
+			ver, m := protowire.ConsumeVarint(b)
+			return m > 0 && ver == 1, nil
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return false, errors.New("the value is not an etcd KeyValue")
+		}
+		b = b[n:]
+	}
+	return false, nil
 }
 
 // revMain is the main revision of a revision key (8 bytes big-endian first); 0 when b
@@ -171,22 +268,6 @@ func revMain(b []byte) int64 {
 		return 0
 	}
 	return int64(binary.BigEndian.Uint64(b))
-}
-
-// rawCRC continues the unconditioned crc32c register s over p.
-func rawCRC(s uint32, p []byte) uint32 { return ^crc32.Update(^s, castagnoli, p) }
-
-var zeros = make([]byte, 32<<10)
-
-// shiftCRC is crc32.Update(c, zeros(n)): c as if n more bytes had been hashed, to which
-// the raw crc of those bytes is then xored.
-func shiftCRC(c uint32, n int64) uint32 {
-	for n > 0 {
-		m := min(n, int64(len(zeros)))
-		c = crc32.Update(c, castagnoli, zeros[:m])
-		n -= m
-	}
-	return c
 }
 
 // userKey reads the key (field 1) of an mvccpb.KeyValue without decoding the value.

@@ -13,6 +13,8 @@ import (
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	bolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
+	"go.uber.org/zap"
 )
 
 // history writes puts, updates, deletes (one exactly at the compact revision, one key
@@ -84,6 +86,7 @@ func assertSameHashes(t *testing.T, cli *clientv3.Client, cfg clientv3.Config, e
 	if kv.CompactRevision != compact {
 		t.Fatalf("compact revision %d, want %d", kv.CompactRevision, compact)
 	}
+	assertKeyCount(t, res.Path, kv)
 	for rev := kv.Revision; rev >= compact; rev-- {
 		at, err := HashFile(res.Path, rev)
 		if err != nil {
@@ -204,6 +207,7 @@ func assertSameHashesNoCompact(t *testing.T, cli *clientv3.Client, srv *testetcd
 	if want, _ := memberHash(t, cli, srv.Endpoint, kv.Revision); want != kv.Hash {
 		t.Fatalf("file hash %d, member %d", kv.Hash, want)
 	}
+	assertKeyCount(t, res.Path, kv)
 	return kv
 }
 
@@ -289,4 +293,17 @@ func tamper(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return bad
+}
+
+// assertKeyCount checks the live key count of the one pass against etcdutl's Status,
+// which keeps a set of every key to count them.
+func assertKeyCount(t *testing.T, path string, kv *KVHash) {
+	t.Helper()
+	st, err := etcdutl.NewV3(zap.NewNop()).Status(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv.LiveKeys != st.TotalKey || kv.Revision != st.Revision {
+		t.Fatalf("one pass counted %d keys at revision %d, etcdutl's status %d at %d", kv.LiveKeys, kv.Revision, st.TotalKey, st.Revision)
+	}
 }

@@ -40,7 +40,7 @@ func TestSaveVerify10kKeys(t *testing.T) {
 	if len(calls) == 0 || calls[len(calls)-1].Bytes != res.Size || calls[0].Total != res.DBSize {
 		t.Fatalf("progress calls %+v do not end at %d bytes", calls, res.Size)
 	}
-	v, err := Verify(ctx, res.Path)
+	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Rehearse: true})
 	if err != nil {
 		t.Fatal(err)
 	}

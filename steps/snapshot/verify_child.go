@@ -11,18 +11,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 
 	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 )
 
 // VerifySubcommand is the hidden subcommand under which the binary runs the bbolt checks
-// of a verify: `etcd-harden __verify-snapshot -- SNAPSHOT WORKDIR`. main registers it
+// of a verify: `etcd-harden __verify-snapshot -- SNAPSHOT WORKDIR [MODE]`. main registers it
 // (with flag parsing off) and calls RunVerifyChild with its args.
 const VerifySubcommand = "__verify-snapshot"
 
@@ -50,21 +50,37 @@ type found struct {
 	TotalSize      int64   `json:"totalSize"`
 	Hash           uint32  `json:"hash"`
 	StorageVersion string  `json:"storageVersion,omitempty"`
-	RestoredKeys   int     `json:"restoredKeys"`
 	KV             *KVHash `json:"kv,omitempty"`
+	// Restored is the KV hash and key count read back from the rehearsal's restored db.
+	Restored *KVHash `json:"restored,omitempty"`
 }
 
+// into copies what the child read into v; a rehearsal-only child read no status.
 func (f *found) into(v *Verification) {
-	v.Revision, v.TotalKeys, v.TotalSize, v.Hash = f.Revision, f.TotalKeys, f.TotalSize, f.Hash
-	v.RestoredKeys, v.KV = f.RestoredKeys, f.KV
-	if f.StorageVersion != "" {
-		v.StorageVersion, v.StorageVersionText = f.StorageVersion, f.StorageVersion
+	if f.KV != nil || f.Revision != 0 {
+		v.Revision, v.TotalKeys, v.TotalSize, v.Hash, v.KV = f.Revision, f.TotalKeys, f.TotalSize, f.Hash, f.KV
+		if f.StorageVersion != "" {
+			v.StorageVersion, v.StorageVersionText = f.StorageVersion, f.StorageVersion
+		}
+	}
+	if f.Restored != nil {
+		v.RestoredKeys = f.Restored.LiveKeys
 	}
 }
 
+// The child's modes: which of its steps it runs.
+const (
+	modeAll       = "all"       // the bbolt check, the status and the rehearsal
+	modeInspect   = "inspect"   // the bbolt check and the status
+	modeRehearsal = "rehearsal" // the rehearsal alone, after an inspection
+)
+
+// modeSteps is how many steps a child of each mode reports when it runs to the end.
+var modeSteps = map[string]int{modeAll: 3, modeInspect: 2, modeRehearsal: 1}
+
 // RunVerifyChild is the child side of Verify: it runs the steps that open the snapshot
-// with bbolt (VerifyBolt, VerifyStatus, VerifyRehearsal) on args, `[--] SNAPSHOT WORKDIR`,
-// and writes one JSON line per event to stdout. It returns the exit code: 0 when it ran
+// with bbolt (VerifyBolt, VerifyStatus, VerifyRehearsal) on args, `[--] SNAPSHOT WORKDIR
+// [MODE]` (all when no MODE: see modeSteps), and writes one JSON line per event to stdout. It returns the exit code: 0 when it ran
 // (whether or not the snapshot passed; the lines say), 2 on bad arguments. A hidden
 // command in main calls it and exits with its result.
 func RunVerifyChild(args []string, stdout io.Writer) int {
@@ -72,12 +88,16 @@ func RunVerifyChild(args []string, stdout io.Writer) int {
 		args = args[1:]
 	}
 	enc := json.NewEncoder(stdout)
-	if len(args) != 2 {
-		_ = enc.Encode(childEvent{Error: fmt.Sprintf("usage: %s [--] SNAPSHOT WORKDIR, got %q", VerifySubcommand, args)})
+	mode := modeAll
+	if len(args) == 3 {
+		mode = args[2]
+	}
+	if _, ok := modeSteps[mode]; !ok || len(args) < 2 || len(args) > 3 {
+		_ = enc.Encode(childEvent{Error: fmt.Sprintf("usage: %s [--] SNAPSHOT WORKDIR [all|inspect|rehearsal], got %q", VerifySubcommand, args)})
 		return 2
 	}
 	var f found
-	for _, s := range bboltSteps(args[0], args[1], &f) {
+	for _, s := range bboltSteps(args[0], args[1], &f, mode) {
 		if err := enc.Encode(childEvent{Start: s.name}); err != nil {
 			return 1
 		}
@@ -102,49 +122,61 @@ type namedStep struct {
 	run  func() (string, error)
 }
 
-// bboltSteps are the verify steps that open the snapshot with bbolt, in order.
-func bboltSteps(path, work string, f *found) []namedStep {
-	lg := zap.NewNop()
-	return []namedStep{
-		{VerifyBolt, func() (string, error) { return checkBolt(path) }},
-		{VerifyStatus, func() (msg string, err error) {
-			defer recoverInto(&err)
-			st, err := etcdutl.NewV3(lg).Status(path)
-			if err != nil {
-				return "", err
+// bboltSteps are the verify steps that open the snapshot with bbolt, in order: the
+// bbolt check and the status come from one read (inspect); the restore rehearsal, when
+// rehearse, restores a copy and reads its KV hash back.
+func bboltSteps(path, work string, f *found, mode string) []namedStep {
+	if mode == modeRehearsal {
+		return []namedStep{rehearsalStep(path, work, f)}
+	}
+	var (
+		in      *inspection
+		passErr error
+	)
+	steps := []namedStep{
+		{VerifyBolt, func() (string, error) {
+			if in, passErr = inspect(path); in == nil {
+				return "", passErr
 			}
-			f.Revision, f.TotalKeys, f.TotalSize, f.Hash, f.StorageVersion = st.Revision, st.TotalKey, st.TotalSize, st.Hash, st.Version
-			// The KV hash at the snapshot's revision, for the comparison with the member.
-			if f.KV, err = HashFile(path, 0); err != nil {
-				return "", fmt.Errorf("compute the KV hash: %w", err)
+			return in.checkResult()
+		}},
+		{VerifyStatus, func() (string, error) {
+			if passErr != nil {
+				return "", passErr
 			}
-			text := st.Version
+			f.Revision, f.TotalKeys, f.TotalSize, f.Hash, f.StorageVersion, f.KV = in.Revision, in.TotalKeys, in.TotalSize, in.Hash, in.StorageVersion, in.KV
+			text := in.StorageVersion
 			if text == "" {
 				text = NoStorageVersion
 			}
-			return fmt.Sprintf("revision %d, %d keys, %s, storage version %s", st.Revision, st.TotalKey, HumanBytes(st.TotalSize), text), nil
-		}},
-		{VerifyRehearsal, func() (string, error) {
-			n, err := rehearse(lg, path, work)
-			f.RestoredKeys = n
-			if err != nil {
-				return "", err
-			}
-			if n != f.TotalKeys {
-				return "", fmt.Errorf("the restored data dir holds %d keys, the snapshot's status says %d", n, f.TotalKeys)
-			}
-			return fmt.Sprintf("restored into a temporary data dir and read back %d keys, as the status says", n), nil
+			return fmt.Sprintf("revision %d, %d keys, %s, storage version %s",
+				in.Revision, in.TotalKeys, HumanBytes(in.TotalSize), text), nil
 		}},
 	}
+	if mode == modeInspect {
+		return steps
+	}
+	return append(steps, rehearsalStep(path, work, f))
 }
 
-// childSteps is how many steps a child that ran to the end reports.
-const childSteps = 3
+// rehearsalStep restores the snapshot with etcdutl and reads the restored db's KV hash
+// and key count back (found.Restored); the parent compares them with the snapshot's.
+func rehearsalStep(path, work string, f *found) namedStep {
+	return namedStep{VerifyRehearsal, func() (string, error) {
+		kv, err := rehearse(zap.NewNop(), path, work)
+		if err != nil {
+			return "", err
+		}
+		f.Restored = kv
+		return fmt.Sprintf("restored into a temporary data dir with etcdutl and read back %d keys, KV hash %d at revision %d", kv.LiveKeys, kv.Hash, kv.Revision), nil
+	}}
+}
 
-// verifyInChild runs the bbolt steps in a child process and adds its steps and findings
-// to v. A failed step or a crash while a step ran marks the file corrupt; a child that
-// could not run, was killed from outside or ran out of memory leaves it in place.
-func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions) error {
+// verifyInChild runs the bbolt steps of mode in a child process and adds its steps and
+// findings to v. A failed step or a crash while a step ran marks the file corrupt (unless
+// opts.LeaveCorrupt); a child that could not run, was killed from outside or ran out of
+// memory leaves it in place.
+func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions, mode string) error {
 	path := v.Path
 	if os.Getenv(childEnv) != "" {
 		return fmt.Errorf("verify %s: this process is itself a verify child, so the binary does not run its hidden %s command; wire snapshot.RunVerifyChild into it (or set VerifyOptions.Command)", path, VerifySubcommand)
@@ -163,9 +195,10 @@ func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions) err
 		return fmt.Errorf("verify %s: make a folder for the restore rehearsal: %w; the file was left as it is", path, err)
 	}
 	defer os.RemoveAll(work)
-	r, err := runVerifyChild(ctx, command, path, work)
-	v.Steps = append(v.Steps, r.steps...)
+	r, err := runVerifyChild(ctx, command, path, work, mode)
 	r.found.into(v)
+	compareRestored(r, v)
+	v.Steps = append(v.Steps, r.steps...)
 	last := Step{}
 	if len(r.steps) > 0 {
 		last = r.steps[len(r.steps)-1]
@@ -174,21 +207,37 @@ func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions) err
 	case ctx.Err() != nil:
 		return stopped(path, "during", orDefault(r.running, "the bbolt checks"), ctx.Err())
 	case last.Status == StatusFail:
-		return markCorrupt(v, last.Name, errors.New(last.Message))
+		return markCorrupt(v, last.Name, errors.New(last.Message), opts)
 	case r.running != "" && r.crash != "" && !r.outOfMemory:
 		cause := fmt.Errorf("%w: %s", ErrCrashed, r.crash)
 		v.Steps = append(v.Steps, Step{Name: r.running, Status: StatusFail, Message: cause.Error(), Took: time.Since(r.since)})
-		return markCorrupt(v, r.running, cause)
+		return markCorrupt(v, r.running, cause, opts)
 	case err != nil:
 		return fmt.Errorf("verify %s: the process running the bbolt checks %w; the file was left as it is: verify it again", path, err)
-	case len(r.steps) != childSteps:
+	case len(r.steps) != modeSteps[mode]:
 		said := ""
 		if len(r.other) > 0 {
 			said = " (it said: " + strings.Join(r.other, " | ") + ")"
 		}
-		return fmt.Errorf("verify %s: the process running the bbolt checks reported %d of %d steps and stopped%s; the file was left as it is: verify it again", path, len(r.steps), childSteps, said)
+		return fmt.Errorf("verify %s: the process running the bbolt checks reported %d of %d steps and stopped%s; the file was left as it is: verify it again", path, len(r.steps), modeSteps[mode], said)
 	}
 	return nil
+}
+
+// compareRestored fails a passed rehearsal whose restored db does not hold the
+// snapshot's keys: the same KV hash and the same key count.
+func compareRestored(r *childResult, v *Verification) {
+	got := r.found.Restored
+	if got == nil || v.KV == nil || len(r.steps) == 0 || r.steps[len(r.steps)-1].Name != VerifyRehearsal {
+		return
+	}
+	if got.Hash != v.KV.Hash || got.LiveKeys != v.KV.LiveKeys {
+		s := &r.steps[len(r.steps)-1]
+		s.Status = StatusFail
+		s.Message = fmt.Sprintf("the restored data dir holds %d keys with KV hash %d, the snapshot %d keys with KV hash %d", got.LiveKeys, got.Hash, v.KV.LiveKeys, v.KV.Hash)
+		return
+	}
+	r.steps[len(r.steps)-1].Message = fmt.Sprintf("restored into a temporary data dir with etcdutl; it holds the snapshot's %d keys, KV hash %d at revision %d", got.LiveKeys, got.Hash, got.Revision)
 }
 
 func orDefault(s, def string) string {
@@ -213,9 +262,9 @@ type childResult struct {
 
 // runVerifyChild starts the child, reads its events until it exits, and says why it stopped
 // when it did not end cleanly (err). It kills the child when ctx ends.
-func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path, work string) (*childResult, error) {
+func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path, work, mode string) (*childResult, error) {
 	r := &childResult{}
-	cmd := command([]string{path, work})
+	cmd := command([]string{path, work, mode})
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
@@ -359,6 +408,13 @@ func (c *crashLog) crash() (summary string, outOfMemory bool) {
 		}
 		if len(header) == 6 {
 			break
+		}
+	}
+	// Two goroutines that fault at once (the bbolt check and the status pass run side by
+	// side) interleave their headers: the signal line may come later.
+	if !slices.ContainsFunc(header, func(l string) bool { return strings.HasPrefix(l, "[signal ") }) {
+		if j := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "[signal ") }); j >= 0 {
+			header = append(header, strings.TrimSpace(lines[j]))
 		}
 	}
 	summary = strings.Join(header, " ")

@@ -101,7 +101,7 @@ func TestVerifyChildFailuresLeaveTheFile(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
 			dir, path := fakeSnapshot(t)
-			v, err := VerifyWith(context.Background(), path, VerifyOptions{Command: fakeCommand(tc.mode, "")})
+			v, err := VerifyWith(context.Background(), path, VerifyOptions{Command: fakeCommand(tc.mode, ""), Rehearse: true})
 			if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrCrashed) {
 				t.Fatalf("a failed child is not a corrupt snapshot: %v", err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/huh/v2"
 
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -28,11 +29,14 @@ const (
 	// KeySkip is true to skip the step (no test snapshot), e.g. when etcd is not
 	// reachable from where the wizard runs. Default false; never asked.
 	KeySkip = "backup.skip"
+	// KeyRehearse is when the restore rehearsal runs: auto (only when the member's KV hash
+	// cannot prove the snapshot's content), always or never. Default auto; never asked.
+	KeyRehearse = "backup.rehearse"
 )
 
 // AnswerKeys are the backup step's answer keys, for the answers file; see the Key*
 // constants for each key's values.
-var AnswerKeys = []string{KeyDest, KeySchedule, KeyKeep, KeyWrite, KeySkip}
+var AnswerKeys = []string{KeyDest, KeyEncryptTo, KeyS3Endpoint, KeySchedule, KeyKeep, KeyWrite, KeySkip, KeyRehearse}
 
 // answers are the step's answers, with which of them are known.
 type answers struct {
@@ -42,8 +46,11 @@ type answers struct {
 	keep     int
 	write    bool
 	skip     bool
+	rehearse snapshot.Rehearsal
+	// encryptTo are public keys, comma-separated; s3Endpoint the store (offsite.go).
+	encryptTo, s3Endpoint string
 
-	hasDest, hasSchedule, hasKeep, hasWrite bool
+	hasDest, hasSchedule, hasKeep, hasWrite, hasEncrypt bool
 }
 
 // DefaultDest is where snapshots go unless backup.dest says otherwise.
@@ -61,11 +68,29 @@ func readAnswers(s *step.Session) (answers, error) {
 		}
 		a.skip = b
 	}
+	if v, ok := s.Answer(KeyRehearse); ok {
+		if err := snapshot.CheckRehearsal(v); err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeyRehearse, v, err)
+		}
+		a.rehearse = snapshot.Rehearsal(v)
+	}
 	if v, ok := s.Answer(KeyDest); ok {
 		if err := validDest(v); err != nil {
 			return a, fmt.Errorf("%s %q: %w", KeyDest, v, err)
 		}
-		a.dest, a.hasDest = filepath.Clean(v), true
+		a.dest, a.hasDest = cleanDest(v), true
+	}
+	if v, ok := s.Answer(KeyEncryptTo); ok {
+		if err := CheckEncryptTo(v); err != nil {
+			return a, fmt.Errorf("%s: %w", KeyEncryptTo, err)
+		}
+		a.encryptTo, a.hasEncrypt = v, true
+	}
+	if v, ok := s.Answer(KeyS3Endpoint); ok {
+		if err := CheckS3Endpoint(v); err != nil {
+			return a, fmt.Errorf("%s %q: %w", KeyS3Endpoint, v, err)
+		}
+		a.s3Endpoint = v
 	}
 	if v, ok := s.Answer(KeySchedule); ok {
 		if err := snapshot.CheckSchedule(v); err != nil {
@@ -95,7 +120,7 @@ func (a answers) complete() bool {
 	if a.skip {
 		return true
 	}
-	if !a.hasDest || !a.hasSchedule {
+	if !a.hasDest || !a.hasSchedule || offsite.IsURL(a.dest) && !a.hasEncrypt {
 		return false
 	}
 	return a.schedule == "none" || (a.hasKeep && a.hasWrite)
@@ -110,8 +135,14 @@ func (a *answers) settle() error {
 	if err != nil {
 		return fmt.Errorf("%s %q: %w", KeyKeep, a.keepText, err)
 	}
-	a.dest, a.keep = filepath.Clean(a.dest), n
-	a.hasDest, a.hasSchedule, a.hasKeep, a.hasWrite = true, true, true, true
+	if err := CheckEncryptTo(a.encryptTo); err != nil {
+		return fmt.Errorf("%s: %w", KeyEncryptTo, err)
+	}
+	if offsite.IsURL(a.dest) && strings.TrimSpace(a.encryptTo) == "" {
+		return fmt.Errorf("%s: an s3:// destination needs at least one public key to seal to", KeyEncryptTo)
+	}
+	a.dest, a.keep = cleanDest(a.dest), n
+	a.hasDest, a.hasSchedule, a.hasKeep, a.hasWrite, a.hasEncrypt = true, true, true, true, true
 	return nil
 }
 
@@ -123,8 +154,20 @@ func (a *answers) form(all bool) *huh.Form {
 	if all || !a.hasDest {
 		first = append(first, huh.NewInput().Key(KeyDest).
 			Title(withDefault("Where should snapshots go?", a.dest)).
-			Description("A folder on this node, outside etcd's data dir; made with mode 0700 when missing.").
+			Description("A folder on this node, outside etcd's data dir (made with mode 0700 when missing), or s3://BUCKET/PREFIX offsite.").
 			Value(&a.dest).Validate(step.OrKept(&a.dest, validDest)))
+	}
+	var seal []huh.Field
+	if all || !a.hasEncrypt {
+		seal = append(seal, huh.NewInput().Key(KeyEncryptTo).
+			Title("Seal snapshots to which public keys? (age1… or ssh-ed25519 …, comma-separated)").
+			Description("The snapshot is encrypted with age before it leaves the node; keep the private key off this node.").
+			Value(&a.encryptTo).Validate(func(v string) error {
+			if strings.TrimSpace(v) == "" {
+				return fmt.Errorf("an s3:// destination needs at least one public key")
+			}
+			return CheckEncryptTo(v)
+		}))
 	}
 	if all || !a.hasSchedule {
 		first = append(first, huh.NewSelect[string]().Key(KeySchedule).
@@ -156,6 +199,13 @@ func (a *answers) form(all bool) *huh.Form {
 	if len(first) > 0 {
 		groups = append(groups, huh.NewGroup(first...))
 	}
+	if len(seal) > 0 {
+		local := func() bool { return !offsite.IsURL(a.dest) }
+		for i, f := range seal {
+			seal[i] = step.AskWhen(f, func() bool { return !local() })
+		}
+		groups = append(groups, huh.NewGroup(seal...).WithHideFunc(local))
+	}
 	if len(sched) > 0 {
 		noSchedule := func() bool { return a.schedule == "none" }
 		for i, f := range sched {
@@ -178,7 +228,19 @@ func withDefault(title, value string) string {
 	return title + " [" + value + "]"
 }
 
+// cleanDest cleans a folder path; an s3:// URL is kept as given.
+func cleanDest(v string) string {
+	if offsite.IsURL(v) {
+		return v
+	}
+	return filepath.Clean(v)
+}
+
 func validDest(v string) error {
+	if offsite.IsURL(v) {
+		_, err := offsite.ParseURL(v)
+		return err
+	}
 	switch {
 	case strings.TrimSpace(v) == "":
 		return fmt.Errorf("give a folder")

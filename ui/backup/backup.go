@@ -103,7 +103,7 @@ func (p *Step) Title() string { return "Backup" }
 
 // Intro implements step.Step.
 func (p *Step) Intro() string {
-	return "Takes a test snapshot of etcd, proves it restores, and suggests a schedule to copy."
+	return "Takes a test snapshot of etcd, proves it holds the member's data, and suggests a schedule."
 }
 
 // Init implements step.Step: it reads the prefilled answers and asks the program for its

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -30,6 +31,7 @@ type doneMsg struct {
 type job struct {
 	conn etcdconn.Conn
 	test *snapshot.Job
+	off  *offsite.Job // an s3:// destination (offsite.go)
 }
 
 // newJob resolves the connection and the test from the session and answers.
@@ -38,8 +40,12 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 	if err != nil {
 		return job{conn: s.Etcd}, err
 	}
+	if offsite.IsURL(a.dest) {
+		off, err := newOffsiteJob(s, conn, a, o)
+		return job{conn: conn, off: off}, err
+	}
 	test, err := snapshot.NewJob(conn, s.State, snapshot.Request{
-		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write,
+		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write, Rehearse: a.rehearse,
 	})
 	return job{conn: conn, test: test}, err
 }
@@ -47,6 +53,10 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 // run takes and verifies the test snapshot, then writes the schedule files when asked
 // (snapshot.Job.Run). It blocks; ctx cancels it.
 func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg {
+	if j.off != nil {
+		rep, err := runOffsite(ctx, j.off, progress)
+		return doneMsg{report: rep, err: err}
+	}
 	rep, err := j.test.Run(ctx, progress)
 	if errors.Is(err, snapshot.ErrScheduleExists) {
 		err = fmt.Errorf("%w, or answer %s=false to only show the schedule", err, KeyWrite)

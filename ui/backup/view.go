@@ -41,7 +41,7 @@ func (p *Step) progressView(f step.Frame) string {
 		return head + "\n\n" + p.spin.View() + " Checking the destination and asking etcd for its size…"
 	case pr.Total > 0 && pr.Bytes >= pr.Total:
 		return head + "\n\n" + p.spin.View() + " Saved " + snapshot.HumanBytes(pr.Bytes) +
-			"; verifying it: sha256 trailer, bbolt consistency, status, restore rehearsal…"
+			"; verifying it: bbolt consistency and status in one read, then the member's KV hash…"
 	}
 	if f.Width > 0 {
 		p.bar.SetWidth(min(60, max(f.Width-8, 10)))

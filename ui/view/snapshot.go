@@ -20,9 +20,15 @@ func SnapshotFacts(rep *snapshot.Report, endpoint, dest string) []render.Fact {
 	if endpoint != "" {
 		add("endpoint", endpoint)
 	}
-	add("destination", dest)
+	if dest != "" {
+		add("destination", dest)
+	}
 	if rep == nil {
 		return fs
+	}
+	if v := rep.Verification; v != nil && rep.Save == nil { // a file verified on its own
+		add("snapshot", v.Path)
+		add("size", snapshot.HumanBytes(v.Size))
 	}
 	if s := rep.Save; s != nil {
 		add("snapshot", s.Path)
@@ -44,6 +50,9 @@ func SnapshotFacts(rep *snapshot.Report, endpoint, dest string) []render.Fact {
 		if v.CorruptPath != "" {
 			add("moved aside to", v.CorruptPath)
 		}
+	}
+	if r, ok := strings.CutPrefix(rep.Rehearsal, "not run: "); ok {
+		add("restore rehearsal", "not run: "+r)
 	}
 	for _, w := range rep.ScheduleWritten {
 		add("schedule file", w)
@@ -146,7 +155,7 @@ func (l *progressLog) report(p snapshot.Progress) {
 	}
 	if p.Total > 0 && p.Bytes >= p.Total && !l.verified {
 		l.verified = true
-		l.pr.Say("snapshot: saved; verifying (sha256 trailer, bbolt consistency, status, restore rehearsal)")
+		l.pr.Say("snapshot: saved; verifying (bbolt consistency and status in one read, then the member's KV hash)")
 	}
 }
 

@@ -21,7 +21,7 @@ snapshot: 12% 12.0 MiB/100.0 MiB 10.0 MiB/s
 snapshot: 55% 55.0 MiB/100.0 MiB 10.0 MiB/s
 snapshot: 99% 99.0 MiB/100.0 MiB 10.0 MiB/s
 snapshot: 100% 100.0 MiB/100.0 MiB 10.0 MiB/s
-snapshot: saved; verifying (sha256 trailer, bbolt consistency, status, restore rehearsal)
+snapshot: saved; verifying (bbolt consistency and status in one read, then the member's KV hash)
 `
 	if b.String() != want {
 		t.Errorf("log =\n%s\nwant\n%s", b.String(), want)
@@ -38,7 +38,7 @@ func TestSnapshotProgressLive(t *testing.T) {
 	report(snapshot.Progress{Bytes: 100 << 20, Total: 100 << 20})
 	got := strings.Split(b.String(), "\r\x1b[K")
 	want := []string{"", "snapshot: 45% 45.0 MiB/100.0 MiB 20.0 MiB/s about 3s left", "snapshot: 46% 46.0 MiB/100.0 MiB",
-		"snapshot: 100% 100.0 MiB/100.0 MiB", "snapshot: saved; verifying (sha256 trailer, bbolt consistency, status, restore rehearsal)"}
+		"snapshot: 100% 100.0 MiB/100.0 MiB", "snapshot: saved; verifying (bbolt consistency and status in one read, then the member's KV hash)"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("live line =\n%q\nwant\n%q", got, want)
 	}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etcd-harden/etcd-harden/lab"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// layOutScenario lays a scenario out as a student does, `lab --scenario NAME --keep`,
+// leaving the wizard at once (end of input): the lab stops and its tree is kept.
+func layOutScenario(t *testing.T, name string) string {
+	t.Helper()
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // the registry of running labs is this test's
+	root := filepath.Join(t.TempDir(), "lab")
+	code, out, errOut := cli(t, "lab", "--scenario", name, "--dir", root, "--keep", "--plain", "--secrets", "5")
+	if code != exitAborted {
+		t.Fatalf("lab --scenario %s: exit %d, want %d (the wizard aborted at end of input)\n%s%s", name, code, exitAborted, out, errOut)
+	}
+	if !strings.Contains(errOut, "lab: scenario "+name+": read "+filepath.Join(root, "BRIEF.md")) {
+		t.Errorf("lab --scenario %s does not point at its brief:\n%s", name, errOut)
+	}
+	return root
+}
+
+// resumeLab runs the kept lab in root again for the test, as `etcd-harden lab --dir`
+// would, so that the subcommands have an etcd to talk to.
+func resumeLab(t *testing.T, root string) *lab.Lab {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := lab.Resume(ctx, lab.Options{Dir: root, Keep: true, Log: func(s string) { t.Log(s) }})
+	if err != nil {
+		t.Fatalf("resume the lab: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// labCheck runs `lab check --dir root -o json` and returns its exit code and report.
+func labCheck(t *testing.T, root string) (int, lab.Report) {
+	t.Helper()
+	code, out, errOut := cli(t, "lab", "check", "--dir", root, "-o", "json")
+	var rep lab.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("lab check -o json: exit %d, not JSON (%v)\n%s%s", code, err, out, errOut)
+	}
+	return code, rep
+}
+
+// wantGrade checks the exit code of `lab check` and the goals named in fail and pass
+// (id → a text their observation must hold); at the end (done) every goal must pass.
+func wantGrade(t *testing.T, root string, done bool, fail, pass map[string]string) lab.Report {
+	t.Helper()
+	code, rep := labCheck(t, root)
+	wantCode := exitFailed
+	if done {
+		wantCode = exitOK
+	}
+	if code != wantCode || rep.Done() != done {
+		t.Errorf("lab check: exit %d, score %d of %d; want exit %d", code, rep.Passed, rep.Total, wantCode)
+	}
+	seen := map[string]bool{}
+	for _, g := range rep.Goals {
+		seen[g.ID] = true
+		for status, want := range map[lab.GoalStatus]map[string]string{lab.GoalFail: fail, lab.GoalPass: pass} {
+			text, named := want[g.ID]
+			switch {
+			case named && g.Status != status:
+				t.Errorf("goal %s: %s (%s), want %s", g.ID, g.Status, g.Observed, status)
+			case named && !strings.Contains(g.Observed, text):
+				t.Errorf("goal %s observed %q, want it to say %q", g.ID, g.Observed, text)
+			}
+		}
+		if done && g.Status != lab.GoalPass {
+			t.Errorf("goal %s fails at the end: %s", g.ID, g.Observed)
+		}
+	}
+	for _, want := range []map[string]string{fail, pass} {
+		for id := range want {
+			if !seen[id] {
+				t.Errorf("lab check grades no goal %s", id)
+			}
+		}
+	}
+	return rep
+}
+
+// run runs a subcommand that must succeed.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := cli(t, args...)
+	if code != exitOK {
+		t.Fatalf("etcd-harden %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// dropKey removes from the encryption config every key of provider called name, as a
+// student does by hand once no value uses it.
+func dropKey(t *testing.T, root, provider, name string) {
+	t.Helper()
+	path := filepath.Join(root, "etc/kubernetes/enc/encryption-config.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg apiserverv1.EncryptionConfiguration
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range cfg.Resources {
+		var kept []apiserverv1.ProviderConfiguration
+		for _, p := range r.Providers {
+			switch {
+			case provider == "aescbc" && p.AESCBC != nil:
+				p.AESCBC.Keys = without(p.AESCBC.Keys, name)
+				if len(p.AESCBC.Keys) == 0 {
+					continue
+				}
+			case provider == "secretbox" && p.Secretbox != nil:
+				p.Secretbox.Keys = without(p.Secretbox.Keys, name)
+			}
+			kept = append(kept, p)
+		}
+		cfg.Resources[i].Providers = kept
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func without(keys []apiserverv1.Key, name string) []apiserverv1.Key {
+	var out []apiserverv1.Key
+	for _, k := range keys {
+		if k.Name != name {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// TestLabScenarioWeakCipher: rotate to secretbox with the subcommands, rewrite, retire
+// the aescbc key by hand.
+func TestLabScenarioWeakCipher(t *testing.T) {
+	root := layOutScenario(t, "weak-cipher")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalStrongProvider:    "aescbc:key-2023",
+		lab.GoalSecretsCurrentKey: "still writes with the old key aescbc:key-2023",
+		lab.GoalOldKeyRemoved:     "still has the old key's secret",
+	}, map[string]string{lab.GoalSecretsEncrypted: "5 under aescbc:key-2023"})
+	resumeLab(t, root)
+	plan := filepath.Join(t.TempDir(), "plan")
+	mustRun(t, "plan", "--root", root, "--out", plan, "--rotate", "--key-name", "key-2026")
+	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	mustRun(t, "lab", "rewrite", "--dir", root)
+	wantGrade(t, root, false, map[string]string{lab.GoalOldKeyRemoved: "aescbc:key-2023"},
+		map[string]string{lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
+	dropKey(t, root, "aescbc", "key-2023")
+	wantGrade(t, root, true, nil, map[string]string{lab.GoalOldKeyRemoved: "no provider"})
+}
+
+// TestLabScenarioFresh: the whole wizard, run in the kept lab with an answers file,
+// solves the default scenario.
+func TestLabScenarioFresh(t *testing.T) {
+	root := layOutScenario(t, "fresh")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalClientTLS:        "--listen-client-urls has http://127.0.0.1:",
+		lab.GoalPeerTLS:          "peers talk without TLS",
+		lab.GoalAPIServerReaches: "without TLS",
+		lab.GoalSecretsEncrypted: "5 of 5 Secrets in plaintext",
+		lab.GoalStrongProvider:   "names no encryption config",
+		lab.GoalSnapshot:         "no snapshot",
+	}, nil)
+	answers := filepath.Join(t.TempDir(), "answers.yaml")
+	backups := filepath.Join(root, "var/backups/etcd")
+	if err := os.WriteFile(answers, []byte(`encryption.provider: secretbox
+encryption.resources: [secrets]
+encryption.custom: ""
+encryption.keyName: key-2026
+encryption.rotate: false
+encryption.autoReload: false
+certs.mode: auto
+certs.keyType: ecdsa-p256
+certs.nodeName: lab-control-plane
+certs.advertiseIP: 127.0.0.1
+review.action: apply
+backup.dest: `+backups+`
+backup.schedule: none
+backup.keep: 7
+backup.write: false
+backup.skip: false
+summary.rewrite: true
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, "lab", "--dir", root, "--plain", "--answers", answers, "--yes"); code != exitOK {
+		t.Fatalf("lab --dir %s with the answers: exit %d\n%s%s", root, code, out, errOut)
+	}
+	wantGrade(t, root, false, map[string]string{lab.GoalPeerTLS: "advertises peer URL http://127.0.0.1:"}, nil)
+	// etcd keeps the peer URL it first ran with in its member list: the student
+	// updates it, as with `etcdctl member update ID --peer-urls=https://...`.
+	updatePeerURL(t, resumeLab(t, root))
+	wantGrade(t, root, true, nil, map[string]string{
+		lab.GoalClientTLS:        "refused a client without a certificate",
+		lab.GoalSecretsEncrypted: "5 under secretbox:key-2026",
+		lab.GoalSnapshot:         "/var/backups/etcd/etcd-snapshot-",
+	})
+}
+
+// updatePeerURL sets the lab's member's peer URL to https, as etcdctl member update.
+func updatePeerURL(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	cli, err := l.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	members, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := members.Members[0]
+	https := []string{strings.Replace(m.PeerURLs[0], "http://", "https://", 1)}
+	if _, err := cli.MemberUpdate(ctx, m.ID, https); err != nil {
+		t.Fatalf("member update %x --peer-urls=%s: %v", m.ID, https[0], err)
+	}
+}
+
+// TestLabScenarioGuideMistake: etcd refuses the guide's flag in its own words; the plan
+// moves it to kube-apiserver and etcd runs again.
+func TestLabScenarioGuideMistake(t *testing.T) {
+	root := layOutScenario(t, "guide-mistake")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalEtcdRuns:         "etcd's own last words: flag provided but not defined: -encryption-provider-config",
+		lab.GoalFlagPlacement:    "etcd.yaml still sets --encryption-provider-config=/etc/kubernetes/enc/enc.yaml",
+		lab.GoalSecretsEncrypted: "",
+	}, nil)
+	resumeLab(t, root)
+	plan := filepath.Join(t.TempDir(), "plan")
+	mustRun(t, "plan", "--root", root, "--out", plan)
+	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	mustRun(t, "lab", "rewrite", "--dir", root)
+	wantGrade(t, root, true, nil, map[string]string{
+		lab.GoalEtcdRuns:      "etcd answers on https://127.0.0.1:",
+		lab.GoalFlagPlacement: "etcd.yaml has no --encryption-provider-config",
+	})
+}
+
+// TestLabScenarioExpiringCerts: `plan --certs generate` renews the leaves with the same
+// CA and changes nothing else.
+func TestLabScenarioExpiringCerts(t *testing.T) {
+	root := layOutScenario(t, "expiring-certs")
+	wantGrade(t, root, false, map[string]string{lab.GoalCertsValid: ""},
+		map[string]string{lab.GoalUnchanged: "as at the start", lab.GoalClientTLS: "", lab.GoalAPIServerReaches: ""})
+	resumeLab(t, root)
+	plan := filepath.Join(t.TempDir(), "plan")
+	mustRun(t, "plan", "--root", root, "--out", plan, "--certs", "generate")
+	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	wantGrade(t, root, true, nil, map[string]string{lab.GoalCertsValid: "server 364 days left, peer 364 days left"})
+}
+
+// TestLabScenarioWrongSANs: kube-apiserver's dial by IP fails the name check until the
+// server certificate is re-issued.
+func TestLabScenarioWrongSANs(t *testing.T) {
+	root := layOutScenario(t, "wrong-sans")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalSANs:             "127.0.0.1",
+		lab.GoalAPIServerReaches: "its server certificate does not name this host",
+	}, map[string]string{lab.GoalClientTLS: "refused a client without a certificate"})
+	resumeLab(t, root)
+	plan := filepath.Join(t.TempDir(), "plan")
+	mustRun(t, "plan", "--root", root, "--out", plan)
+	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	wantGrade(t, root, true, nil, nil)
+}
+
+// TestLabScenarioKeyLeak: a snapshot taken before the rewrite does not count; one after
+// it, with the leaked key gone, does.
+func TestLabScenarioKeyLeak(t *testing.T) {
+	root := layOutScenario(t, "key-leak")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalSecretsCurrentKey:    "still writes with the old key secretbox:key-2024-ops",
+		lab.GoalSnapshotAfterRewrite: "no snapshot",
+	}, map[string]string{lab.GoalSecretsEncrypted: "5 under secretbox:key-2024-ops"})
+	resumeLab(t, root)
+	backups := filepath.Join(root, "var/backups/etcd")
+	mustRun(t, "snapshot", "test", "--dest", backups, "--root", root)
+	plan := filepath.Join(t.TempDir(), "plan")
+	mustRun(t, "plan", "--root", root, "--out", plan, "--rotate", "--key-name", "key-2026")
+	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	mustRun(t, "lab", "rewrite", "--dir", root)
+	dropKey(t, root, "secretbox", "key-2024-ops")
+	wantGrade(t, root, false, map[string]string{lab.GoalSnapshotAfterRewrite: "older than the last Secret write"},
+		map[string]string{lab.GoalOldKeyRemoved: "", lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
+	time.Sleep(time.Second) // snapshot names have whole seconds
+	mustRun(t, "snapshot", "test", "--dest", backups, "--root", root)
+	wantGrade(t, root, true, nil, map[string]string{lab.GoalSnapshotAfterRewrite: "after the last Secret write"})
+}
+
+// TestLabScenarioNoBackup: snapshot test refuses the folder inside the data dir; a
+// snapshot elsewhere and the old folder gone pass.
+func TestLabScenarioNoBackup(t *testing.T) {
+	root := layOutScenario(t, "no-backup")
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalSnapshot:             "no snapshot",
+		lab.GoalBackupOutsideDataDir: "holds backups besides etcd's own member/",
+	}, map[string]string{lab.GoalClientTLS: ""})
+	resumeLab(t, root)
+	inData := filepath.Join(root, "var/lib/etcd/backups")
+	code, out, errOut := cli(t, "snapshot", "test", "--dest", inData, "--root", root)
+	if code != exitFailed || !strings.Contains(out+errOut, "data dir") {
+		t.Errorf("snapshot test --dest %s: exit %d, want %d naming the data dir\n%s%s", inData, code, exitFailed, out, errOut)
+	}
+	mustRun(t, "snapshot", "test", "--dest", filepath.Join(root, "var/backups/etcd"), "--root", root)
+	if err := os.RemoveAll(inData); err != nil {
+		t.Fatal(err)
+	}
+	wantGrade(t, root, true, nil, map[string]string{lab.GoalSnapshot: "verified", lab.GoalBackupOutsideDataDir: "holds only"})
+}

@@ -1,0 +1,127 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/etcd-harden/etcd-harden/internal/selfexec"
+)
+
+// ErrRunning means a lab that should be stopped still runs.
+var ErrRunning = errors.New("the lab is running")
+
+// Kept reports whether dir holds a lab that was kept (it has a state file).
+func Kept(dir string) bool {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(root, filepath.FromSlash(StateFile)))
+	return err == nil
+}
+
+// Resume runs the lab kept in opts.Dir again: etcd from its etcd.yaml as the tree is
+// now, nothing laid out or seeded. An etcd that does not start from the manifest is
+// reported as an EtcdFailed Event and started again when etcd.yaml changes, as after a
+// student's broken edit; Resume still returns the lab. Only Dir, Keep, Log,
+// EtcdCommand, ReadyTimeout and RegistryDir of opts are used.
+//
+// Start and Resume set up the lab's kubelet the same way; Start also lays out and seeds.
+func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
+	root, err := Root(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ReadState(root)
+	if err != nil {
+		return nil, &labError{ErrNotLabFolder, fmt.Sprintf("%s is not a lab folder (%v); give the folder of `etcd-harden lab --keep --dir DIR`", root, err)}
+	}
+	if s.Stopped.IsZero() && alive(s.PID) {
+		return nil, &labError{ErrRunning, fmt.Sprintf("the lab in %s is running (pid %d); use it, or quit it first", root, s.PID)}
+	}
+	rec, _ := ReadRecord(root)
+	l = &Lab{root: root, keep: opts.Keep, registry: opts.RegistryDir, log: opts.Log, scenario: rec.Scenario,
+		events: make(chan Event, 64), loopDone: make(chan struct{}), started: time.Now()}
+	if l.log == nil {
+		l.log = func(string) {}
+	}
+	if l.registry == "" {
+		l.registry = RegistryDir()
+	}
+	self := l
+	defer func() {
+		if err != nil {
+			self.Close()
+		}
+	}()
+	command := opts.EtcdCommand
+	if command == nil {
+		if command, err = selfexec.Command(EtcdSubcommand); err != nil {
+			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.r = &runner{
+		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
+		command: command, logf: l.log, emit: l.emit,
+		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
+		poll:    300 * time.Millisecond,
+		backoff: crashBackoff{base: time.Second, max: 30 * time.Second, resetAfter: time.Minute},
+	}
+	l.r.onChange = func(string, int) { _ = l.writeState() }
+	data, h, err := l.r.readManifest()
+	if err != nil {
+		close(l.loopDone)
+		return nil, err
+	}
+	l.r.hash = h
+	startCtx, stopWaiting := context.WithCancel(runCtx)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-startCtx.Done():
+		}
+		stopWaiting()
+	}()
+	startErr := l.r.apply(startCtx, data, h == missingHash)
+	stopWaiting()
+	if startErr != nil && ctx.Err() != nil {
+		close(l.loopDone)
+		return nil, fmt.Errorf("start the lab's etcd: %w", ctx.Err())
+	}
+	// Any other failure is the tree's, already reported as an Event: the loop waits
+	// for etcd.yaml to change.
+	go func() {
+		defer close(l.loopDone)
+		l.r.loop(runCtx)
+	}()
+	if err = l.writeState(); err != nil {
+		return nil, err
+	}
+	if err = l.writePointer(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Root returns the lab folder dir made absolute, or with dir empty the one the registry
+// pointer names (the lab started last). The error matches ErrNotLabFolder or ErrNoLab.
+func Root(dir string) (string, error) { return findRoot(dir) }
+
+// Scenario returns the name of the scenario the lab was laid out for ("" for a lab
+// from before scenarios).
+func (l *Lab) Scenario() string { return l.scenario }
+
+// Brief returns the lab's BRIEF.md as it is now (a trainer may have edited it).
+func (l *Lab) Brief() string {
+	data, err := os.ReadFile(filepath.Join(l.root, BriefFile))
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}

@@ -1,0 +1,118 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/etcd/server/v3/storage/schema"
+)
+
+// inspection is what one read of a snapshot's bbolt file finds: what etcdutl's Status
+// reports, the snapshot's KV hash and the bbolt consistency check.
+type inspection struct {
+	Revision       int64
+	TotalKeys      int
+	TotalSize      int64
+	Hash           uint32 // etcdutl's status hash: every bucket's name, keys and values
+	StorageVersion string
+	KV             *KVHash
+	Pages          int
+	// Problems are what bbolt's check found; the rest is not to be trusted when any.
+	Problems []string
+	// CheckTook and PassTook are the durations of the check and of the pass, which run
+	// side by side.
+	CheckTook, PassTook time.Duration
+}
+
+// inspect reads the snapshot once for what etcdutl's Status, a bbolt check and HashFile
+// would each read it for: the check walks the pages in one goroutine while one cursor
+// pass over every bucket computes the status hash, the key count, the revision and the
+// KV hash in another (two read transactions, so the two never share a cursor). etcdutl's
+// Status alone runs the check itself, keeps a set of every key and decodes every value.
+func inspect(path string) (in *inspection, err error) {
+	defer recoverInto(&err)
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bbolt cannot open it: %w", err)
+	}
+	defer db.Close()
+	checkTx, err := db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("bbolt cannot read it: %w", err)
+	}
+	defer checkTx.Rollback()
+	passTx, err := db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("bbolt cannot read it: %w", err)
+	}
+	defer passTx.Rollback()
+
+	in = &inspection{TotalSize: passTx.Size(), Pages: int(passTx.Size() / int64(db.Info().PageSize))}
+	checked := make(chan struct{})
+	go func() {
+		defer close(checked)
+		start := time.Now()
+		for e := range checkTx.Check() {
+			in.Problems = append(in.Problems, e.Error())
+		}
+		in.CheckTook = time.Since(start)
+	}()
+	start := time.Now()
+	perr := in.pass(passTx)
+	in.PassTook = time.Since(start)
+	<-checked
+	if len(in.Problems) > 0 {
+		return in, nil // the check's verdict comes first; the pass may have read garbage
+	}
+	return in, perr
+}
+
+// pass is the one cursor pass of inspect.
+func (in *inspection) pass(tx *bolt.Tx) (err error) {
+	defer recoverInto(&err)
+	if v := schema.ReadStorageVersionFromSnapshot(tx); v != nil {
+		in.StorageVersion = v.String()
+	}
+	status := crc32.New(castagnoli)
+	c := tx.Cursor()
+	for name, _ := c.First(); name != nil; name, _ = c.Next() {
+		b := tx.Bucket(name)
+		if b == nil {
+			return fmt.Errorf("%q is not a bucket", name)
+		}
+		status.Write(name)
+		each := func(k, v []byte) { status.Write(k); status.Write(v) }
+		if !bytes.Equal(name, keyBucket) {
+			if err := b.ForEach(func(k, v []byte) error { each(k, v); return nil }); err != nil {
+				return err
+			}
+			continue
+		}
+		kv, err := hashTx(tx, 0, each)
+		if err != nil {
+			return fmt.Errorf("compute the KV hash: %w", err)
+		}
+		in.KV, in.Revision, in.TotalKeys = kv, kv.LatestRevision, kv.LiveKeys
+	}
+	if in.KV == nil {
+		return errors.New("the snapshot has no key bucket: it is not an etcd v3 database")
+	}
+	in.Hash = status.Sum32()
+	return nil
+}
+
+// checkResult is the bbolt step's message or error.
+func (in *inspection) checkResult() (string, error) {
+	if p := in.Problems; len(p) > 0 {
+		if len(p) > 5 {
+			p = append(p[:5:5], fmt.Sprintf("and %d more", len(p)-5))
+		}
+		return "", fmt.Errorf("bbolt found %d problem(s): %s", len(in.Problems), strings.Join(p, "; "))
+	}
+	return fmt.Sprintf("bbolt check found no problems in %d pages", in.Pages), nil
+}
