@@ -356,3 +356,24 @@ func TestWizardOnClusterNode(t *testing.T) {
 		t.Fatalf("plan on node-2 with the wizard's bundle: %v\n%s%s", err, out, errOut)
 	}
 }
+
+// TestLabMembersRefusals: an even member count, and members with a training scenario,
+// are refused before any lab is laid out.
+func TestLabMembersRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--members", "4"}, "--members 4: give 1, 3 or 5 (an etcd cluster has an odd number of members)"},
+		{[]string{"--members", "3", "--scenario", lab.DefaultScenario}, "--members 3 with --scenario: the training scenarios are one-node labs"},
+	} {
+		dir := filepath.Join(t.TempDir(), "lab")
+		_, _, err := execute(t, append([]string{"lab", "--plain", "--dir", dir}, tc.args...)...)
+		if !IsUsage(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("lab %v: %v; want a usage error %q", tc.args, err, tc.want)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("lab %v laid out %s", tc.args, dir)
+		}
+	}
+}
