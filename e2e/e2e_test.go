@@ -327,7 +327,7 @@ func TestWizardInTmux(t *testing.T) {
 	checkGolden(t, "04-encryption-plan", screen, root)
 
 	s.send("Enter")
-	screen = s.waitFor("Step 3 of 6", "┃ Certificates", "> auto")
+	screen = s.waitFor("Step 3 of 6", "┃ Certificates", "> auto", "leaf certificates for 1 year.", "(recommended)")
 	checkGolden(t, "05-certs-mode", screen, root)
 	for _, field := range []string{"┃ Key type of new keys", "┃ Node name", "┃ Advertise IP", "┃ Change a path?"} {
 		s.send("Enter")
