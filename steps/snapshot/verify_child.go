@@ -40,10 +40,10 @@ type childEvent struct {
 	Start string `json:"start,omitempty"`
 	// Revision is the snapshot's revision, said as soon as it is read, so that the parent
 	// can ask the member for its KV hash while the child reads the rest.
-	Revision int64 `json:"revision,omitempty"`
-	Step  *Step  `json:"step,omitempty"`
-	Found *found `json:"found,omitempty"`
-	Error string `json:"error,omitempty"`
+	Revision int64  `json:"revision,omitempty"`
+	Step     *Step  `json:"step,omitempty"`
+	Found    *found `json:"found,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // found is what the child's steps read from the snapshot, copied into the Verification.
