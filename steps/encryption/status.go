@@ -22,7 +22,7 @@ import (
 const (
 	PageSize      = 1000
 	MaxPageSize   = 10000
-	pageBytes     = 4 << 20 // per worker: scanWorkers pages in flight
+	pageBytes     = 2 << 20 // per worker: scanWorkers pages in flight
 	maxListedKeys = 10
 )
 

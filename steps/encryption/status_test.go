@@ -158,8 +158,8 @@ func TestNextLimit(t *testing.T) {
 		size  int
 		want  int64
 	}{
-		{1000, 1 << 20, 2000}, {8000, 1 << 20, MaxPageSize}, {MaxPageSize, 1 << 20, MaxPageSize},
-		{1000, 3 << 20, 1000}, {1000, 40 << 20, 500}, {1, 40 << 20, 1},
+		{1000, pageBytes / 4, 2000}, {8000, pageBytes / 4, MaxPageSize}, {MaxPageSize, pageBytes / 4, MaxPageSize},
+		{1000, pageBytes * 3 / 4, 1000}, {1000, 20 * pageBytes, 500}, {1, 20 * pageBytes, 1},
 	}
 	for _, tc := range cases {
 		if got := nextLimit(tc.limit, tc.size); got != tc.want {
