@@ -33,7 +33,7 @@ import (
 // and each etcd-harden process tree's peak anonymous memory (RssAnon summed over the
 // process and its children, sampled every 5 ms from /proc; file pages that bbolt maps are
 // not in it) beside its peak resident set. The database is SNAPSHOT_BENCH_MB megabytes
-// (200 by default) of 1 KiB values, a tenth Secrets and the rest ConfigMaps, as a cluster
+// (200 by default) of 1 KiB values (SNAPSHOT_BENCH_VALUE bytes), a tenth Secrets and the rest ConfigMaps, as a cluster
 // holds them; SNAPSHOT_BENCH_SERVER=debian serves it from Debian's etcd 3.4 (the
 // embedded etcd 3.7 otherwise). It needs Debian's etcdctl (etcd-client):
 //
@@ -54,7 +54,11 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 	} else {
 		srv = testetcd.Start(b, opts)
 	}
-	secrets := fillCluster(b, srv.Client(b), mb<<20)
+	value := 1024
+	if v, err := strconv.Atoi(os.Getenv("SNAPSHOT_BENCH_VALUE")); err == nil && v > 0 {
+		value = v
+	}
+	secrets := fillCluster(b, srv.Client(b), mb<<20, value)
 	bin := binary(b)
 	conn := []string{"--endpoints", srv.Endpoint, "--cacert", srv.TLS.CA, "--cert", srv.TLS.ClientCert, "--key", srv.TLS.ClientKey}
 	root, dest := b.TempDir(), b.TempDir()
@@ -224,12 +228,13 @@ func procMemory(pid int) (anon, rss int64) {
 	return anon, rss
 }
 
-// fillCluster writes about size bytes of 1 KiB values, a tenth of them Secrets and the
-// rest ConfigMaps, in transactions of 64 puts from 8 writers, and returns how many
-// Secrets it wrote.
-func fillCluster(b *testing.B, cli *clientv3.Client, size int) int {
+// fillCluster writes about size bytes of values of valueSize bytes, a tenth of them
+// Secrets and the rest ConfigMaps, in transactions of up to 64 puts (and 1 MiB) from 8
+// writers, and returns how many Secrets it wrote.
+func fillCluster(b *testing.B, cli *clientv3.Client, size, valueSize int) int {
 	b.Helper()
-	const valueSize, perTxn, writers = 1024, 64, 8
+	const writers = 8
+	perTxn := max(1, min(64, (1<<20)/valueSize))
 	n := size / (valueSize + 64)
 	value := bytes.Repeat([]byte("x"), valueSize)
 	var secrets int
