@@ -28,12 +28,14 @@ type Content struct {
 	Revision int64  `json:"revision"`
 	FileHash uint32 `json:"fileHash"`
 	// MemberHash and MemberCompactRevision are what the member answered (0 when it did not).
-	MemberHash            uint32        `json:"memberHash"`
-	CompactRevision       int64         `json:"compactRevision"`
-	MemberCompactRevision int64         `json:"memberCompactRevision"`
-	Message               string        `json:"message"`
-	Reason                string        `json:"reason,omitempty"`
-	Took                  time.Duration `json:"tookNs"`
+	MemberHash            uint32 `json:"memberHash"`
+	CompactRevision       int64  `json:"compactRevision"`
+	MemberCompactRevision int64  `json:"memberCompactRevision"`
+	Message               string `json:"message"`
+	Reason                string `json:"reason,omitempty"`
+	// Took is what the comparison added once the file was read: the member hashes its
+	// history while the verification reads the file.
+	Took time.Duration `json:"tookNs"`
 }
 
 // HashKVFunc asks a member for its KV hash at rev: the hash and the compact revision
