@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/lab"
 	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	"sigs.k8s.io/yaml"
@@ -20,6 +21,7 @@ func layOutScenario(t *testing.T, name string) string {
 	t.Helper()
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // the registry of running labs is this test's
 	root := filepath.Join(t.TempDir(), "lab")
+	testetcd.ReapUnder(t, root) // after a failure too, no etcd of this lab outlives the test
 	code, out, errOut := cli(t, "lab", "--scenario", name, "--dir", root, "--keep", "--plain", "--secrets", "5")
 	if code != exitAborted {
 		t.Fatalf("lab --scenario %s: exit %d, want %d (the wizard aborted at end of input)\n%s%s", name, code, exitAborted, out, errOut)
@@ -240,8 +242,9 @@ func updatePeerURL(t *testing.T, l *lab.Lab) {
 	}
 }
 
-// TestLabScenarioGuideMistake: etcd refuses the guide's flag in its own words; the plan
-// moves it to kube-apiserver and etcd runs again.
+// TestLabScenarioGuideMistake: etcd refuses the guide's flag in its own words and the
+// lab's kubelet keeps restarting it; the plan moves the flag to kube-apiserver and etcd
+// runs again.
 func TestLabScenarioGuideMistake(t *testing.T) {
 	root := layOutScenario(t, "guide-mistake")
 	wantGrade(t, root, false, map[string]string{
@@ -249,7 +252,17 @@ func TestLabScenarioGuideMistake(t *testing.T) {
 		lab.GoalFlagPlacement:    "etcd.yaml still sets --encryption-provider-config=/etc/kubernetes/enc/enc.yaml",
 		lab.GoalSecretsEncrypted: "",
 	}, nil)
-	resumeLab(t, root)
+	l := resumeLab(t, root)
+	// The lab's kubelet restarts the refusing etcd (CrashLoopBackOff), and the check says so.
+	for deadline := time.Now().Add(30 * time.Second); l.Pod().Restarts < 1; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lab did not restart the failing etcd within 30s: %+v", l.Pod())
+		}
+	}
+	if pod := l.Pod(); pod.LastError != "flag provided but not defined: -encryption-provider-config" {
+		t.Errorf("the lab's kubelet keeps %q as etcd's last error; want etcd's refusal", pod.LastError)
+	}
+	wantGrade(t, root, false, map[string]string{lab.GoalEtcdRuns: "the lab's kubelet restarted it "}, nil)
 	plan := filepath.Join(t.TempDir(), "plan")
 	mustRun(t, "plan", "--root", root, "--out", plan)
 	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")

@@ -58,7 +58,7 @@ var scenarios = []Scenario{
 	{
 		Name:      "guide-mistake",
 		Short:     "--encryption-provider-config put into etcd.yaml, as a copied guide says: etcd crash-loops",
-		Situation: "Someone followed a widely copied guide and put --encryption-provider-config into etcd.yaml. etcd does not know the flag and refuses to start: the lab's kubelet shows it failing with etcd's own error line, and the control plane is down.",
+		Situation: "Someone followed a widely copied guide and put --encryption-provider-config into etcd.yaml. etcd does not know the flag and refuses to start: the lab's kubelet restarts it again and again (CrashLoopBackOff, with a back-off that grows) and shows etcd's own error line, and the control plane is down.",
 		Goal:      "etcd runs again, --encryption-provider-config is where it belongs (kube-apiserver.yaml, with a hostPath mount, and a config kube-apiserver accepts), and every Secret is encrypted.",
 		Hints: []string{
 			"Read etcd's own words: the lab's log (var/log/etcd-harden-lab/etcd.log) or the wizard's brief (`?`).",
