@@ -25,6 +25,7 @@ type planFlags struct {
 	kmsName, kmsEndpoint                                          string
 	kmsTimeout                                                    time.Duration
 	resources                                                     []string
+	retireKeys                                                    []string
 	rotate, autoReload, yes                                       bool
 }
 
@@ -43,7 +44,9 @@ mode 0600, ignored by git). Apply it with: etcd-harden apply --plan DIR.
 It never asks anything. DIR must be new or empty; --yes replaces a plan written there
 before. On a node that is hardened already it writes nothing and says so.`,
 		Example: `  etcd-harden plan --out /root/etcd-plan
-  etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing`,
+  etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing
+  # once every Secret is rewritten under the new key, drop the old one
+  etcd-harden plan --out plan --retire-key aescbc:key-2023`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()
@@ -65,6 +68,7 @@ before. On a node that is hardened already it writes nothing and says so.`,
 	fl.StringSliceVar(&f.resources, "resources", encryption.DefaultResources, "Resources to encrypt, comma-separated")
 	fl.StringVar(&f.keyName, "key-name", "", "Name of the new key (default key-<YYYYMMDD>)")
 	fl.BoolVar(&f.rotate, "rotate", false, "Add a new key even when the existing config already encrypts")
+	fl.StringSliceVar(&f.retireKeys, "retire-key", nil, "Remove an old key from the encryption config (a name, or provider:name), once a scan of etcd shows no value stored with it; repeat for more")
 	fl.BoolVar(&f.autoReload, "auto-reload", false, "Set --encryption-provider-config-automatic-reload=true on kube-apiserver")
 	fl.StringVar(&f.kmsName, "kms-name", "", "Name of the KMS v2 plugin (with --provider kms)")
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "Socket of the KMS v2 plugin, unix:///path (with --provider kms)")
@@ -118,10 +122,18 @@ func (f planFlags) options() (harden.Options, error) {
 	if len(resources) == 0 {
 		return usage(errors.New("--resources is empty: name at least one resource, e.g. secrets"))
 	}
+	var retireKeys []string
+	for _, k := range f.retireKeys {
+		if k = strings.TrimSpace(k); k == "" || strings.ContainsAny(k, " \t") {
+			return usage(fmt.Errorf("--retire-key %q: give an old key's name (key-2023) or provider:name (aescbc:key-2023)", k))
+		}
+		retireKeys = append(retireKeys, k)
+	}
 	return harden.Options{
 		Provider: provider, Resources: resources, KeyName: f.keyName, Rotate: f.rotate, AutoReload: f.autoReload,
 		KMS:   encryption.KMSOptions{Name: f.kmsName, Endpoint: f.kmsEndpoint, Timeout: f.kmsTimeout},
 		Certs: certsMode, KeyType: keyType, NodeName: f.nodeName, AdvertiseIP: f.advertiseIP,
+		RetireKeys: retireKeys,
 	}, nil
 }
 
