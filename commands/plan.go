@@ -68,7 +68,7 @@ before. On a node that is hardened already it writes nothing and says so.`,
 	fl.StringSliceVar(&f.resources, "resources", encryption.DefaultResources, "Resources to encrypt, comma-separated")
 	fl.StringVar(&f.keyName, "key-name", "", "Name of the new key (default key-<YYYYMMDD>)")
 	fl.BoolVar(&f.rotate, "rotate", false, "Add a new key even when the existing config already encrypts")
-	fl.StringSliceVar(&f.retireKeys, "retire-key", nil, "Remove an old key from the encryption config (a name, or provider:name), once a scan of etcd shows no value stored with it; repeat for more")
+	fl.StringArrayVar(&f.retireKeys, "retire-key", nil, "Remove an old key from the encryption config (a name, or provider:name), once a scan of etcd shows no value stored with it; repeat for more")
 	fl.BoolVar(&f.autoReload, "auto-reload", false, "Set --encryption-provider-config-automatic-reload=true on kube-apiserver")
 	fl.StringVar(&f.kmsName, "kms-name", "", "Name of the KMS v2 plugin (with --provider kms)")
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "Socket of the KMS v2 plugin, unix:///path (with --provider kms)")
@@ -123,11 +123,13 @@ func (f planFlags) options() (harden.Options, error) {
 		return usage(errors.New("--resources is empty: name at least one resource, e.g. secrets"))
 	}
 	var retireKeys []string
-	for _, k := range f.retireKeys {
-		if k = strings.TrimSpace(k); k == "" || strings.ContainsAny(k, " \t") {
-			return usage(fmt.Errorf("--retire-key %q: give an old key's name (key-2023) or provider:name (aescbc:key-2023)", k))
+	for _, v := range f.retireKeys {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k == "" || strings.ContainsAny(k, " \t") || strings.HasPrefix(k, ":") || strings.HasSuffix(k, ":") {
+				return usage(fmt.Errorf("--retire-key %q: give an old key's name (key-2023) or provider:name (aescbc:key-2023)", v))
+			}
+			retireKeys = append(retireKeys, k)
 		}
-		retireKeys = append(retireKeys, k)
 	}
 	return harden.Options{
 		Provider: provider, Resources: resources, KeyName: f.keyName, Rotate: f.rotate, AutoReload: f.autoReload,
