@@ -41,7 +41,13 @@ files first, then etcd.yaml, and waits until etcd answers over its new TLS with 
 certificate kube-apiserver will use; only then does it write kube-apiserver.yaml. When etcd
 does not answer within --timeout, every file is put back byte for byte and the old etcd is
 waited for again. It exits 1 when the plan could not be applied. It takes no --endpoints,
---cacert, --cert or --key: it checks etcd where the plan's manifests say.`,
+--cacert, --cert or --key: it checks etcd where the plan's manifests say.
+
+On a node of a cluster of several members (a plan with cluster.json), it does what the
+cluster allows now, one member restart per phase (1: certificates and https beside http;
+2: https peers; 3: mutual TLS only), each followed by a health gate over the whole cluster
+that rolls the node back when it fails, and says on which node to run it next. Run it
+again, on any node, in any order, until it says the cluster is done.`,
 		Example: `  etcd-harden plan --out ./harden-plan
   etcd-harden apply --plan ./harden-plan
   etcd-harden apply --plan ./harden-plan --yes --timeout 5m   # no prompt, e.g. from Ansible`,
@@ -75,6 +81,12 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 		return &usageError{fmt.Errorf("--plan %s: no such folder; write a plan first with 'etcd-harden plan --out %s'", o.dir, o.dir)}
 	case err != nil:
 		return fmt.Errorf("--plan %s: %w; run as root, or check the folder's permissions", o.dir, err)
+	}
+	if cp, err := harden.ReadCluster(o.dir); err != nil || cp != nil {
+		if err != nil {
+			return err
+		}
+		return runClusterApply(ctx, g, o, cp, in, out, errOut)
 	}
 	p, err := harden.ReadOut(o.dir, g.root)
 	switch {

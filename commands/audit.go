@@ -27,6 +27,7 @@ that files can answer: etcd 2.1-2.7, kube-apiserver 1.2.23, 1.2.26-1.2.28 and th
 				return err
 			}
 			checks := audit.Run(st, audit.Options{})
+			checks = append(checks, clusterChecks(cmd.Context(), g, st)...)
 			return checked{json: checks, failed: audit.Failed(checks), text: func(w io.Writer) error {
 				_, err := fmt.Fprintln(w, view.Headline(checks)+"\n"+g.renderer(w).Checks(view.Checks(checks), 0))
 				return err

@@ -9,8 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/ui/view"
 )
 
 func newCertsCmd(g *globalOptions) *cobra.Command {
@@ -27,6 +29,8 @@ func newCertsCmd(g *globalOptions) *cobra.Command {
 type certsReport struct {
 	Pairs  []certs.Row   `json:"pairs"`
 	Checks []certs.Check `json:"checks"`
+	// Cluster are the cluster-wide checks when etcd has several members.
+	Cluster []audit.Check `json:"cluster,omitempty"`
 }
 
 func newCertsCheckCmd(g *globalOptions) *cobra.Command {
@@ -50,7 +54,7 @@ Like kubeadm certs check-expiration, but for every check. Exits 1 when a check f
 			now := time.Now()
 			pairs := certs.Discover(st)
 			checks := certs.Validate(st, pairs, now)
-			report := certsReport{Pairs: certs.Table(pairs, checks, now), Checks: checks}
+			report := certsReport{Pairs: certs.Table(pairs, checks, now), Checks: checks, Cluster: clusterChecks(cmd.Context(), g, st)}
 			return checked{json: report, failed: certs.Failed(checks), text: func(w io.Writer) error {
 				return printCertsTable(w, g.renderer(w), st.Layout, report)
 			}}.print(cmd.OutOrStdout(), output)
@@ -94,6 +98,9 @@ func printCertsTable(w io.Writer, r render.Renderer, l discover.Layout, rep cert
 			problems = append(problems, render.Check{ID: c.Pair, Title: c.Name, Status: render.Status(c.Status),
 				Detail: strings.ReplaceAll(detail, l.Root+"/", "/"), Fix: c.Fix})
 		}
+	}
+	if len(rep.Cluster) > 0 {
+		defer fmt.Fprintln(w, "\nThe cluster, as etcd shows it:\n"+r.Checks(view.Checks(rep.Cluster), 0))
 	}
 	if len(problems) == 0 {
 		_, err := fmt.Fprintln(w, "\nEvery check passed.")

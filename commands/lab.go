@@ -17,6 +17,7 @@ import (
 func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 	var opts lab.Options
 	var secrets int
+	var cl clusterLabFlags
 	var list bool
 	cmd := &cobra.Command{
 		Use:   "lab",
@@ -57,6 +58,12 @@ Given the folder of a kept lab, lab goes on with it.`,
 			if secrets == 0 {
 				opts.Secrets = -1 // lab.Options: 0 is the default, a negative count none
 			}
+			if cl.members != 1 {
+				if cmd.Flags().Changed("scenario") {
+					return &usageError{fmt.Errorf("--members %d with --scenario: the training scenarios are one-node labs; leave one of them out", cl.members)}
+				}
+				return runClusterLab(cmd.Context(), g, opts, cl, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
 			return runLab(cmd.Context(), g, opts, in, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -64,6 +71,7 @@ Given the folder of a kept lab, lab goes on with it.`,
 	f.StringVar(&opts.Dir, "dir", "", "Folder for the lab's root, empty or new (default a temp folder)")
 	f.BoolVar(&opts.Keep, "keep", false, "Keep the lab's root when the lab ends")
 	f.IntVar(&secrets, "secrets", lab.DefaultSecrets, fmt.Sprintf("How many Secrets to seed, 0 to %d", maxLabSecrets))
+	cl.register(cmd)
 	registerScenarioFlags(cmd, &opts, &list)
 	g.registerAnswers(cmd)
 	cmd.AddCommand(newLabEnvCmd(), newLabCheckCmd(g), newLabResetCmd(), newLabRewriteCmd())
@@ -173,9 +181,9 @@ func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 }
 
 func newLabEnvCmd() *cobra.Command {
-	var dir string
+	var dir, node string
 	cmd := &cobra.Command{
-		Use:   "env [--dir DIR]",
+		Use:   "env [--dir DIR] [--node NODE]",
 		Short: "Print the ETCDCTL_* exports for a running lab",
 		Long: `env prints the ETCDCTL_* variables for a running lab, as they are now (https and the
 client pair once the lab is hardened): the lab started last, or the one in --dir.`,
@@ -190,7 +198,7 @@ client pair once the lab is hardened): the lab started last, or the one in --dir
 				}
 				dir = args[0]
 			}
-			env, err := lab.EnvFor(dir)
+			env, err := lab.EnvForNode(dir, node)
 			if errors.Is(err, lab.ErrNotLabFolder) {
 				return &usageError{err} // the message names the folder
 			}
@@ -205,6 +213,7 @@ client pair once the lab is hardened): the lab started last, or the one in --dir
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "The lab's folder (the --dir of `etcd-harden lab --keep`); default the lab started last")
+	cmd.Flags().StringVar(&node, "node", "", "In a cluster lab (--members 3), one node's variables (node-2); default every member's endpoint")
 	return cmd
 }
 

@@ -22,6 +22,7 @@ import (
 // planFlags are the answers `plan` takes instead of prompts.
 type planFlags struct {
 	out, provider, keyName, certs, keyType, nodeName, advertiseIP string
+	bundle                                                        string
 	kmsName, kmsEndpoint                                          string
 	kmsTimeout                                                    time.Duration
 	resources                                                     []string
@@ -42,9 +43,14 @@ ClusterConfiguration fields), plan.json, and secrets/ (keys and the encryption c
 mode 0600, ignored by git). Apply it with: etcd-harden apply --plan DIR.
 
 It never asks anything. DIR must be new or empty; --yes replaces a plan written there
-before. On a node that is hardened already it writes nothing and says so.`,
+before. On a node that is hardened already it writes nothing and says so.
+
+On a cluster of several members (read from etcd's member list) the plan is applied in
+phases, and the first node's plan writes bundle/: the etcd CA and the encryption config
+every other node must share. On the other nodes, plan with --bundle <that folder>.`,
 		Example: `  etcd-harden plan --out /root/etcd-plan
   etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing
+  etcd-harden plan --out /root/etcd-plan --bundle /root/etcd-bundle   # a cluster's other nodes
   # once every Secret is rewritten under the new key, drop the old one
   etcd-harden plan --out plan --retire-key aescbc:key-2023`,
 		Args: usageArgs(cobra.NoArgs),
@@ -78,6 +84,7 @@ before. On a node that is hardened already it writes nothing and says so.`,
 	fl.StringVar(&f.nodeName, "node-name", "", "Node name for generated server and peer certificates (default etcd's --name)")
 	fl.StringVar(&f.advertiseIP, "advertise-ip", "", "Address (IP) for generated server and peer certificates (default from etcd's advertise URLs)")
 	fl.BoolVar(&f.yes, "yes", false, "Replace a plan written into --out before")
+	fl.StringVar(&f.bundle, "bundle", "", "On a node of a multi-member cluster other than the first: the bundle/ folder of the first node's plan (its etcd CA and encryption config)")
 	return cmd
 }
 
@@ -147,9 +154,23 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 	}
 	// The keys etcd's values use, over the connection the flags and these manifests give.
 	o.ScanEtcd = encryption.Scanner(ctx, func() (etcdconn.Conn, error) { return etcdconn.Resolve(g.etcd, s) })
+	if f.bundle != "" {
+		if o.Bundle, err = harden.ReadBundle(f.bundle); err != nil {
+			return &usageError{err}
+		}
+	}
+	members, err := observeCluster(ctx, g, s, f.bundle != "")
+	if err != nil {
+		return err
+	}
 	r, err := harden.Build(s, o)
 	if err != nil {
 		return err
+	}
+	if members != nil {
+		if err := harden.AddCluster(r, members.node, members.names, members.endpoints, o.Bundle); err != nil {
+			return err
+		}
 	}
 	if r.Plan.Empty() {
 		fmt.Fprintf(out, "nothing to change: the node under %s is hardened as asked already; nothing written to %s\n", l.Root, f.out)

@@ -61,7 +61,7 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds etcd-harden once per test run, with the go of `go env GOROOT`.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	bin, err := buildOnce()
 	if err != nil {
@@ -329,7 +329,7 @@ func TestWizardInTmux(t *testing.T) {
 	checkGolden(t, "04-encryption-plan", screen, root)
 
 	s.send("Enter")
-	screen = s.waitFor("Step 3 of 6", "┃ Certificates", "> auto")
+	screen = s.waitFor("Step 3 of 6", "┃ Certificates", "> auto", "leaf certificates for 1 year.", "(recommended)")
 	checkGolden(t, "05-certs-mode", screen, root)
 	for _, field := range []string{"┃ Key type of new keys", "┃ Node name", "┃ Advertise IP", "┃ Change a path?"} {
 		s.send("Enter")

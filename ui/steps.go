@@ -36,6 +36,14 @@ func DefaultSteps() []step.Def {
 // applyPlan writes the session's plan with backups, waits for etcd over the new TLS,
 // and puts everything back if it does not come.
 func applyPlan(ctx context.Context, s *step.Session, progress func(string)) (string, error) {
+	if members := clusterMembers(ctx, s); members != nil {
+		return applyCluster(ctx, s, members, progress)
+	}
+	return applyOne(ctx, s, progress)
+}
+
+// applyOne is applyPlan on a single member.
+func applyOne(ctx context.Context, s *step.Session, progress func(string)) (string, error) {
 	rep, err := rollout.Apply(ctx, s.Plan, s.Layout.Root, rollout.Options{Layout: s.Layout}, func(e rollout.Event) {
 		progress(view.RolloutEvent(e, view.Sentence))
 	})
@@ -77,6 +85,11 @@ func savePlan(s *step.Session, dir string) error {
 	r, err := s.HardenResult(time.Now())
 	if err != nil {
 		return err
+	}
+	if members := clusterMembers(context.Background(), s); members != nil {
+		if err := addCluster(r, s, members); err != nil {
+			return err
+		}
 	}
 	return harden.WriteOut(dir, r, harden.WriteOptions{})
 }

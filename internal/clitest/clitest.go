@@ -62,3 +62,31 @@ func StartLab(t *testing.T) *lab.Lab {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// StartCluster starts a cluster lab of members members whose etcd is this test binary,
+// as StartLab does for one.
+func StartCluster(t *testing.T, members int) *lab.Cluster {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "etcd-harden")
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := lab.StartCluster(ctx, lab.Options{
+		Dir: filepath.Join(t.TempDir(), "root"), RegistryDir: t.TempDir(), Secrets: 3, ConfigMaps: -1,
+		Log: func(s string) { t.Log(s) },
+		EtcdCommand: func(args []string) *exec.Cmd {
+			return exec.Command(bin, append([]string{lab.EtcdSubcommand, "--"}, args...)...)
+		},
+	}, members)
+	if err != nil {
+		t.Fatalf("start cluster lab: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -20,7 +22,7 @@ import (
 const (
 	PageSize      = 1000
 	MaxPageSize   = 10000
-	pageBytes     = 8 << 20
+	pageBytes     = 2 << 20 // per worker: scanWorkers pages in flight
 	maxListedKeys = 10
 )
 
@@ -168,47 +170,121 @@ func (rep *StatusReport) add(rs ResourceStatus) {
 type scanner struct {
 	cli      *clientv3.Client
 	progress func(int)
-	rev      int64 // 0 until the first page fixes it
+	rev      int64 // 0 until the first read fixes it
+	mu       sync.Mutex
 	n        int
 }
 
+// scanWorkers is how many sub-ranges of a prefix are read side by side.
+const scanWorkers = 4
+
+// cuts are where a prefix's range is cut into sub-ranges read side by side. Below a
+// resource prefix come namespaces, and names are DNS labels (digits, lower-case letters,
+// '-' and '.'): the cuts spread over those, and keys of any other shape still fall in
+// exactly one sub-range.
+var cuts = []string{"0", "a", "c", "e", "g", "i", "k", "m", "o", "r", "t", "w"}
+
+// part is one sub-range's counts, merged in key order when every part is read.
+type part struct {
+	rs     ResourceStatus
+	counts map[string]*KeyCount
+}
+
 func (sc *scanner) scan(ctx context.Context, resource, prefix string) (ResourceStatus, error) {
-	rs := ResourceStatus{Resource: resource, Prefix: prefix}
-	counts := map[string]*KeyCount{} // by the raw "<provider>:<version>:<name>" prefix
-	end := clientv3.GetPrefixRangeEnd(prefix)
-	key, limit := prefix, int64(PageSize)
-	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(limit)}
-		if sc.rev > 0 {
-			opts = append(opts, clientv3.WithRev(sc.rev))
-		}
-		resp, err := sc.cli.Get(ctx, key, opts...)
+	if sc.rev == 0 { // every sub-range reads at one revision: a consistent picture
+		resp, err := sc.cli.Get(ctx, prefix, clientv3.WithLimit(1), clientv3.WithKeysOnly())
 		if err != nil {
-			return rs, scanError(prefix, sc.rev, err)
+			return ResourceStatus{Resource: resource, Prefix: prefix}, scanError(prefix, 0, err)
 		}
-		if sc.rev == 0 {
-			sc.rev = resp.Header.Revision
+		sc.rev = resp.Header.Revision
+	}
+	bounds := []string{prefix}
+	for _, c := range cuts {
+		bounds = append(bounds, prefix+c)
+	}
+	bounds = append(bounds, clientv3.GetPrefixRangeEnd(prefix))
+	parts := make([]part, len(bounds)-1)
+	next := make(chan int)
+	g, gctx := errgroup.WithContext(ctx)
+	for range scanWorkers {
+		g.Go(func() error {
+			for i := range next {
+				p := &parts[i]
+				p.counts = map[string]*KeyCount{}
+				if err := sc.scanRange(gctx, p, bounds[i], bounds[i+1]); err != nil {
+					return scanError(prefix, sc.rev, err)
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		for i := range parts {
+			select {
+			case next <- i:
+			case <-gctx.Done():
+				return nil
+			}
 		}
-		size := 0
-		for _, kv := range resp.Kvs {
-			size += len(kv.Value)
-			rs.count(counts, kv.Key, kv.Value)
+		return nil
+	})
+	rs := ResourceStatus{Resource: resource, Prefix: prefix}
+	if err := g.Wait(); err != nil {
+		return rs, err
+	}
+	counts := map[string]*KeyCount{}
+	for _, p := range parts {
+		rs.Total, rs.Encrypted, rs.Plaintext, rs.Unknown = rs.Total+p.rs.Total, rs.Encrypted+p.rs.Encrypted, rs.Plaintext+p.rs.Plaintext, rs.Unknown+p.rs.Unknown
+		if room := maxListedKeys - len(rs.PlaintextKeys); room > 0 {
+			rs.PlaintextKeys = append(rs.PlaintextKeys, p.rs.PlaintextKeys[:min(room, len(p.rs.PlaintextKeys))]...)
 		}
-		sc.n += len(resp.Kvs)
-		if sc.progress != nil {
-			sc.progress(sc.n)
+		for id, kc := range p.counts {
+			if c := counts[id]; c != nil {
+				c.Count += kc.Count
+			} else {
+				counts[id] = kc
+			}
 		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			break
-		}
-		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-		limit = nextLimit(limit, size)
 	}
 	for _, kc := range counts {
 		rs.Keys = append(rs.Keys, *kc)
 	}
 	slices.SortFunc(rs.Keys, func(a, b KeyCount) int { return strings.Compare(a.ID, b.ID) })
 	return rs, nil
+}
+
+// scanRange counts the values of [key, end) into p, page by page; each page's values are
+// dropped once counted.
+func (sc *scanner) scanRange(ctx context.Context, p *part, key, end string) error {
+	limit := int64(PageSize)
+	for {
+		resp, err := sc.cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(limit), clientv3.WithRev(sc.rev))
+		if err != nil {
+			return err
+		}
+		size := 0
+		for _, kv := range resp.Kvs {
+			size += len(kv.Value)
+			p.rs.count(p.counts, kv.Key, kv.Value)
+		}
+		sc.counted(len(resp.Kvs))
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+		limit = nextLimit(limit, size)
+	}
+}
+
+// counted adds n values to the progress, from any of the workers.
+func (sc *scanner) counted(n int) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.n += n
+	if sc.progress != nil {
+		sc.progress(sc.n)
+	}
 }
 
 // nextLimit halves the page for large values and doubles it for small ones, between 1 and

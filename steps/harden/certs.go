@@ -114,6 +114,11 @@ func MakeCerts(s *discover.State, pairs []certs.Pair, o Options) (*CertFiles, er
 		g.ReplaceCA = certs.CAUnusable(pairs, c.Before)
 	}
 	scratch := plan.New(s.Layout.Root)
+	if o.Bundle != nil {
+		if err := useBundleCA(scratch, s, pairs, o.Bundle); err != nil {
+			return c, err
+		}
+	}
 	gen, err := certs.Generate(scratch, s, pairs, g)
 	if err != nil {
 		return c, err

@@ -45,6 +45,9 @@ type Options struct {
 	// PlanDir and ScanEtcd let step 1 keep every key in use (see encryption.Options).
 	PlanDir  string
 	ScanEtcd func(resources []string) (*encryption.StatusReport, error)
+	// Bundle, on a node of a cluster other than the first, is the first node's bundle:
+	// its CA signs this node's certificates, its encryption config is this node's.
+	Bundle *Bundle
 }
 
 func (o Options) withDefaults() Options {
@@ -73,6 +76,10 @@ type Result struct {
 	Steps []string
 	// Now is the time the plan was made.
 	Now time.Time
+	// Cluster is set on a node of a multi-member cluster (AddCluster): the phases the
+	// node is applied in. Bundle is the bundle the plan used or, on the first node, made.
+	Cluster *ClusterPlan
+	Bundle  *Bundle
 }
 
 // Build makes the whole plan for the node in s, in the wizard's order: PlanEncryption,
@@ -86,6 +93,13 @@ func Build(s *discover.State, o Options) (*Result, error) {
 	var err error
 	if r.Encryption, err = PlanEncryption(r.Plan, s, o); err != nil {
 		return nil, err
+	}
+	if o.Bundle != nil && r.Encryption.ConfigFile != "" {
+		if err := r.Plan.Create(s.Layout.Rel(r.Encryption.ConfigFile), o.Bundle.EncryptionConfig, 0o600, 0o700, true,
+			"cluster: the encryption config of the cluster bundle, the same on every node"); err != nil {
+			return nil, err
+		}
+		r.Encryption.ConfigYAML = "(the cluster bundle's config, from " + o.Bundle.Dir + ")"
 	}
 	made, err := makeCerts(s, o)
 	if err != nil {

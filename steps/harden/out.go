@@ -197,6 +197,9 @@ func writeFiles(dir string, r *Result) error {
 		}
 		sp.Changes = append(sp.Changes, sc)
 	}
+	if err := writeCluster(dir, r); err != nil {
+		return err
+	}
 	index, err := json.MarshalIndent(sp, "", "  ")
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ func Review(r *Result) []byte {
 		w("Review `%s` (the exact edits) and this file, then apply on the node with\n`etcd-harden apply --plan <this folder>`: it checks that no file changed since,\nkeeps backups and rolls back when etcd does not come back healthy.\n\n", PatchFile)
 		w("`git apply` or `patch -p1` in the root apply only the files without secrets, and write\nthe manifests with the default mode: copy `%s/` yourself, `chmod 600` the manifests, and\nrun the `chmod` commands of the `# mode` lines at the top of `%s`.\n\n", SecretsDir, PatchFile)
 	}
+	b.WriteString(clusterReview(r))
 	reviewFiles(w, diffs)
 	reviewEncryption(w, r.Encryption)
 	reviewCerts(w, r.Certs)

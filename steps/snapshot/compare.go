@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -86,4 +87,53 @@ func CompareContent(ctx context.Context, member string, kv *KVHash, hashKV HashK
 	c.Status = StatusPass
 	c.Message = fmt.Sprintf("identical to %s at revision %d", member, kv.Revision)
 	return c
+}
+
+// earlyHash asks the member for its KV hash as soon as the verification names the
+// snapshot's revision (VerifyOptions.OnRevision): the member hashes its history while
+// the child reads the file, and the comparison waits only for the slower of the two.
+type earlyHash struct {
+	ctx    context.Context
+	hashKV HashKVFunc
+
+	mu      sync.Mutex
+	rev     int64
+	done    chan struct{}
+	hash    uint32
+	compact int64
+	err     error
+}
+
+func newEarlyHash(ctx context.Context, hashKV HashKVFunc) *earlyHash {
+	return &earlyHash{ctx: ctx, hashKV: hashKV}
+}
+
+// start asks for the hash at rev, once.
+func (e *earlyHash) start(rev int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.done != nil {
+		return
+	}
+	e.rev, e.done = rev, make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.hash, e.compact, e.err = e.hashKV(e.ctx, rev)
+	}()
+}
+
+// get is the HashKVFunc that answers from the early request when it was for rev.
+func (e *earlyHash) get(ctx context.Context, rev int64) (uint32, int64, error) {
+	e.mu.Lock()
+	done, same := e.done, e.rev == rev
+	e.mu.Unlock()
+	if done == nil || !same {
+		return e.hashKV(ctx, rev)
+	}
+	select {
+	case <-done:
+		return e.hash, e.compact, e.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
 }

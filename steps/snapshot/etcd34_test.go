@@ -1,11 +1,7 @@
 package snapshot
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,53 +10,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// startDebianEtcd runs the etcd binary in PATH (Debian's etcd-server 3.4) on loopback with
-// mutual TLS, or skips the test when there is none.
+// startDebianEtcd runs Debian's etcd 3.4 with mutual TLS, or skips the test.
 func startDebianEtcd(t testing.TB) (*testetcd.Server, clientv3.Config) {
 	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		t.Skip("no etcd binary in PATH; apt-get install etcd-server to test against Debian's etcd 3.4")
-	}
-	dir := t.TempDir()
-	tlsFiles := testetcd.NewTLS(t, dir)
-	client := fmt.Sprintf("https://127.0.0.1:%d", testetcd.FreePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", testetcd.FreePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "--name", "deb", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "deb="+peer,
-		"--cert-file", tlsFiles.ServerCert, "--key-file", tlsFiles.ServerKey,
-		"--trusted-ca-file", tlsFiles.CA, "--client-cert-auth",
-		"--logger", "zap", "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
-	srv := &testetcd.Server{Endpoint: client, TLS: tlsFiles, DataDir: filepath.Join(dir, "data")}
-	cfg := srv.ClientConfig(t)
-	cli, err := clientv3.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		sctx, scancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := cli.Status(sctx, client)
-		scancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer within 20s: %v\n%s", bin, err, logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return srv, cfg
+	srv := testetcd.StartDebian(t, testetcd.Options{})
+	return srv, srv.ClientConfig(t)
 }
 
 func TestSaveVerifyDebianEtcd34(t *testing.T) {

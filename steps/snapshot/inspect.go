@@ -34,7 +34,10 @@ type inspection struct {
 // pass over every bucket computes the status hash, the key count, the revision and the
 // KV hash in another (two read transactions, so the two never share a cursor). etcdutl's
 // Status alone runs the check itself, keeps a set of every key and decodes every value.
-func inspect(path string) (in *inspection, err error) {
+//
+// onRevision, when not nil, is told the snapshot's revision first, from the meta bucket
+// and the last key.
+func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
 	defer recoverInto(&err)
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -52,6 +55,11 @@ func inspect(path string) (in *inspection, err error) {
 	}
 	defer passTx.Rollback()
 
+	if onRevision != nil {
+		if rev := latestRevision(passTx); rev > 0 {
+			onRevision(rev)
+		}
+	}
 	in = &inspection{TotalSize: passTx.Size(), Pages: int(passTx.Size() / int64(db.Info().PageSize))}
 	checked := make(chan struct{})
 	go func() {

@@ -86,18 +86,14 @@ func hashTx(tx *bolt.Tx, rev int64, each func(k, v []byte)) (*KVHash, error) {
 		return nil, errors.New("the snapshot has no key bucket: it is not an etcd v3 database")
 	}
 	out := &KVHash{}
-	var finished, scheduled int64
 	if mb := tx.Bucket(metaBucket); mb != nil {
-		scheduled, finished = revMain(mb.Get(scheduledCompac)), revMain(mb.Get(finishedCompact))
 		if ci := mb.Get(consistentIndex); len(ci) == 8 {
 			out.ConsistentIndex = binary.BigEndian.Uint64(ci)
 		}
 	}
+	scheduled, finished := compactRevisions(tx)
 	compact := max(scheduled, finished)
-	latest := compact
-	if k, _ := kb.Cursor().Last(); k != nil {
-		latest = max(latest, revMain(k))
-	}
+	latest := latestRevision(tx)
 	if rev == 0 {
 		rev = latest
 	}
@@ -190,6 +186,28 @@ func hashTx(tx *bolt.Tx, rev int64, each func(k, v []byte)) (*KVHash, error) {
 		out.LiveKeys = live
 	}
 	return out, nil
+}
+
+// compactRevisions are the scheduled and finished compact revisions of the meta bucket
+// (0 when never compacted).
+func compactRevisions(tx *bolt.Tx) (scheduled, finished int64) {
+	if mb := tx.Bucket(metaBucket); mb != nil {
+		return revMain(mb.Get(scheduledCompac)), revMain(mb.Get(finishedCompact))
+	}
+	return 0, 0
+}
+
+// latestRevision is the snapshot's own revision: the newest in the key bucket, or the
+// compact revision when that is newer. It reads one path of the tree.
+func latestRevision(tx *bolt.Tx) int64 {
+	scheduled, finished := compactRevisions(tx)
+	latest := max(scheduled, finished)
+	if kb := tx.Bucket(keyBucket); kb != nil {
+		if k, _ := kb.Cursor().Last(); k != nil {
+			latest = max(latest, revMain(k))
+		}
+	}
+	return latest
 }
 
 // recentKeys are the keys written after the last finished compaction, up to a revision:

@@ -15,6 +15,7 @@ import (
 
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 )
 
 // ErrCorrupt marks a snapshot that failed verification; Verify has renamed it aside.
@@ -75,6 +76,9 @@ type VerifyOptions struct {
 	// Trailer is the trailer step's message when the save already checked the sha256
 	// trailer while the snapshot streamed (Result.Trailer): the file is not read again.
 	Trailer string
+	// OnRevision, when not nil, is told the snapshot's revision as soon as the child has
+	// read it, before the checks: the member can hash while the file is read.
+	OnRevision func(rev int64)
 	// LeaveCorrupt leaves a snapshot that fails where it is instead of renaming it aside:
 	// for a file someone else's job wrote and keeps (`snapshot verify`).
 	LeaveCorrupt bool
@@ -199,6 +203,8 @@ func checkTrailer(ctx context.Context, path string, size int64) (string, error) 
 		return "", err
 	}
 	defer f.Close()
+	// One sequential read of the whole file: the kernel may read ahead further.
+	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	h := sha256.New()
 	body := &ctxReader{ctx: ctx, r: io.LimitReader(f, size-sha256.Size)}
 	if _, err := io.CopyBuffer(h, body, make([]byte, bufSize)); err != nil {

@@ -38,9 +38,12 @@ const childEnv = "ETCD_HARDEN_VERIFY_CHILD"
 // was found so far), or the child could not run at all.
 type childEvent struct {
 	Start string `json:"start,omitempty"`
-	Step  *Step  `json:"step,omitempty"`
-	Found *found `json:"found,omitempty"`
-	Error string `json:"error,omitempty"`
+	// Revision is the snapshot's revision, said as soon as it is read, so that the parent
+	// can ask the member for its KV hash while the child reads the rest.
+	Revision int64  `json:"revision,omitempty"`
+	Step     *Step  `json:"step,omitempty"`
+	Found    *found `json:"found,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // found is what the child's steps read from the snapshot, copied into the Verification.
@@ -97,8 +100,14 @@ func RunVerifyChild(args []string, stdout io.Writer) int {
 		return 2
 	}
 	var f found
-	for _, s := range bboltSteps(args[0], args[1], &f, mode) {
-		if err := enc.Encode(childEvent{Start: s.name}); err != nil {
+	var mu sync.Mutex // the rehearsal runs beside the steps
+	emit := func(ev childEvent) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return enc.Encode(ev)
+	}
+	for _, s := range bboltSteps(args[0], args[1], &f, mode, emit) {
+		if err := emit(childEvent{Start: s.name}); err != nil {
 			return 1
 		}
 		start := time.Now()
@@ -107,7 +116,7 @@ func RunVerifyChild(args []string, stdout io.Writer) int {
 		if err != nil {
 			step.Status, step.Message = StatusFail, err.Error()
 		}
-		if werr := enc.Encode(childEvent{Step: &step, Found: &f}); werr != nil {
+		if werr := emit(childEvent{Step: &step, Found: &f}); werr != nil {
 			return 1
 		}
 		if err != nil {
@@ -125,7 +134,7 @@ type namedStep struct {
 // bboltSteps are the verify steps that open the snapshot with bbolt, in order: the
 // bbolt check and the status come from one read (inspect); the restore rehearsal, when
 // rehearse, restores a copy and reads its KV hash back.
-func bboltSteps(path, work string, f *found, mode string) []namedStep {
+func bboltSteps(path, work string, f *found, mode string, emit func(childEvent) error) []namedStep {
 	if mode == modeRehearsal {
 		return []namedStep{rehearsalStep(path, work, f)}
 	}
@@ -135,7 +144,8 @@ func bboltSteps(path, work string, f *found, mode string) []namedStep {
 	)
 	steps := []namedStep{
 		{VerifyBolt, func() (string, error) {
-			if in, passErr = inspect(path); in == nil {
+			onRevision := func(rev int64) { _ = emit(childEvent{Revision: rev}) }
+			if in, passErr = inspect(path, onRevision); in == nil {
 				return "", passErr
 			}
 			return in.checkResult()
@@ -156,14 +166,27 @@ func bboltSteps(path, work string, f *found, mode string) []namedStep {
 	if mode == modeInspect {
 		return steps
 	}
+	// The rehearsal copies the file and writes (I/O), the inspection reads and hashes it
+	// (CPU): side by side on two cores, the verification costs the longer of the two.
 	return append(steps, rehearsalStep(path, work, f))
 }
 
 // rehearsalStep restores the snapshot with etcdutl and reads the restored db's KV hash
-// and key count back (found.Restored); the parent compares them with the snapshot's.
+// and key count back (found.Restored); the parent compares them with the snapshot's. The
+// restore starts at once, in the background: the step waits for it.
 func rehearsalStep(path, work string, f *found) namedStep {
-	return namedStep{VerifyRehearsal, func() (string, error) {
+	type result struct {
+		kv  *KVHash
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
 		kv, err := rehearse(zap.NewNop(), path, work)
+		done <- result{kv, err}
+	}()
+	return namedStep{VerifyRehearsal, func() (string, error) {
+		r := <-done
+		kv, err := r.kv, r.err
 		if err != nil {
 			return "", err
 		}
@@ -195,7 +218,7 @@ func verifyInChild(ctx context.Context, v *Verification, opts VerifyOptions, mod
 		return fmt.Errorf("verify %s: make a folder for the restore rehearsal: %w; the file was left as it is", path, err)
 	}
 	defer os.RemoveAll(work)
-	r, err := runVerifyChild(ctx, command, path, work, mode)
+	r, err := runVerifyChild(ctx, command, path, work, mode, opts.OnRevision)
 	r.found.into(v)
 	compareRestored(r, v)
 	v.Steps = append(v.Steps, r.steps...)
@@ -262,7 +285,7 @@ type childResult struct {
 
 // runVerifyChild starts the child, reads its events until it exits, and says why it stopped
 // when it did not end cleanly (err). It kills the child when ctx ends.
-func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path, work, mode string) (*childResult, error) {
+func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path, work, mode string, onRevision func(int64)) (*childResult, error) {
 	r := &childResult{}
 	cmd := command([]string{path, work, mode})
 	env := cmd.Env
@@ -294,6 +317,10 @@ func runVerifyChild(ctx context.Context, command func([]string) *exec.Cmd, path,
 			continue
 		}
 		switch {
+		case ev.Revision != 0:
+			if onRevision != nil {
+				onRevision(ev.Revision)
+			}
 		case ev.Start != "":
 			r.running, r.since = ev.Start, time.Now()
 		case ev.Step != nil:

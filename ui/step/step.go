@@ -22,6 +22,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
+	"github.com/etcd-harden/etcd-harden/steps/phased"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 )
@@ -61,6 +62,11 @@ type Session struct {
 	// could not be counted.
 	Status    *encryption.StatusReport
 	StatusErr error
+	// Rollout is what the review step's apply did on a node of a multi-member cluster
+	// (one or more phases, and what to run next where); RolloutPlan is the cluster plan
+	// folder it saved (with the bundle the other nodes need). Nil on a single node.
+	Rollout     *phased.Report
+	RolloutPlan string
 
 	// Order is the wizard's step names in order; planners run in this order.
 	Order    []string

@@ -80,6 +80,10 @@ func Build(s *step.Session, now time.Time) render.Summary {
 				sum.Written = append(sum.Written, render.Fact{Key: "/" + d.Path, Value: fmt.Sprintf("%04o", d.Mode.Perm())})
 			}
 			sum.Notes = append(sum.Notes, "Backups of the replaced files: "+res.BackupDir+" (undo with: etcd-harden rollback "+res.BackupDir+")")
+			if s.Rollout != nil {
+				sum.Title = "This node is hardened as far as the cluster allows now"
+				sum.Notes = append(sum.Notes, rolloutTable(s)...)
+			}
 		case review.ActionSave:
 			sum.Title = "The plan is saved for review"
 			sum.Notes = append(sum.Notes, "Review: "+filepath.Join(res.SavedDir, "REVIEW.md"),
@@ -104,7 +108,12 @@ func todo(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 		}
 		return append(out, afterAll(s, res, now)...)
 	}
-	out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
+	if s.Rollout != nil {
+		out = append(out, "Next: "+s.Rollout.Next(),
+			"On every other node: copy "+filepath.Join(s.RolloutPlan, "bundle")+" there (scp -rp, root only), then etcd-harden plan --bundle DIR --out PLAN and etcd-harden apply --plan PLAN; here again: etcd-harden apply --plan "+s.RolloutPlan+".")
+	} else {
+		out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
+	}
 	if enc := s.Encryption; enc != nil {
 		out = append(out, enc.RemainingSteps...)
 		if enc.Action != encryption.ActionKept && enc.Provider != encryption.KMS {
@@ -248,4 +257,24 @@ func (m *Step) Keys() []key.Binding {
 		return []key.Binding{rewriteKey}
 	}
 	return nil
+}
+
+// rolloutTable is the rollout as rows of node, phase and state, for the notes.
+func rolloutTable(s *step.Session) []string {
+	f := s.Rollout.Facts
+	if f == nil {
+		return nil
+	}
+	out := []string{fmt.Sprintf("%-8s %-36s %s", "node", "phase", "state")}
+	for _, m := range f.Members {
+		state := "up"
+		if !m.Up {
+			state = "down"
+		}
+		if m.Name == s.Rollout.Node {
+			state += " (this node)"
+		}
+		out = append(out, fmt.Sprintf("%-8s %-36s %s", m.Name, m.Phase(), state))
+	}
+	return out
 }
