@@ -34,6 +34,10 @@ func TestFolderAndHostFlags(t *testing.T) {
 			`--advertise-ip "10.0.0.5/24" is not an IP address`},
 		{"advertise-ip wildcard", []string{"plan", "--out", out, "--root", root, "--advertise-ip", "0.0.0.0"},
 			`--advertise-ip "0.0.0.0" is the wildcard address`},
+		{"retire-key empty", []string{"plan", "--out", out, "--root", root, "--retire-key", ""},
+			`--retire-key "": give an old key's name (key-2023) or provider:name (aescbc:key-2023)`},
+		{"retire-key with a space", []string{"plan", "--out", out, "--root", root, "--retire-key", "key 2023"},
+			`--retire-key "key 2023": give an old key's name`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := cli(t, tc.args...)

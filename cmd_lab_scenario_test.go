@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/lab"
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // layOutScenario lays a scenario out as a student does, `lab --scenario NAME --keep`,
@@ -20,6 +20,7 @@ func layOutScenario(t *testing.T, name string) string {
 	t.Helper()
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // the registry of running labs is this test's
 	root := filepath.Join(t.TempDir(), "lab")
+	testetcd.ReapUnder(t, root) // after a failure too, no etcd of this lab outlives the test
 	code, out, errOut := cli(t, "lab", "--scenario", name, "--dir", root, "--keep", "--plain", "--secrets", "5")
 	if code != exitAborted {
 		t.Fatalf("lab --scenario %s: exit %d, want %d (the wizard aborted at end of input)\n%s%s", name, code, exitAborted, out, errOut)
@@ -103,56 +104,8 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-// dropKey removes from the encryption config every key of provider called name, as a
-// student does by hand once no value uses it.
-func dropKey(t *testing.T, root, provider, name string) {
-	t.Helper()
-	path := filepath.Join(root, "etc/kubernetes/enc/encryption-config.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg apiserverv1.EncryptionConfiguration
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range cfg.Resources {
-		var kept []apiserverv1.ProviderConfiguration
-		for _, p := range r.Providers {
-			switch {
-			case provider == "aescbc" && p.AESCBC != nil:
-				p.AESCBC.Keys = without(p.AESCBC.Keys, name)
-				if len(p.AESCBC.Keys) == 0 {
-					continue
-				}
-			case provider == "secretbox" && p.Secretbox != nil:
-				p.Secretbox.Keys = without(p.Secretbox.Keys, name)
-			}
-			kept = append(kept, p)
-		}
-		cfg.Resources[i].Providers = kept
-	}
-	out, err := yaml.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func without(keys []apiserverv1.Key, name string) []apiserverv1.Key {
-	var out []apiserverv1.Key
-	for _, k := range keys {
-		if k.Name != name {
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// TestLabScenarioWeakCipher: rotate to secretbox with the subcommands, rewrite, retire
-// the aescbc key by hand.
+// TestLabScenarioWeakCipher: rotate to secretbox with the subcommands, rewrite, and
+// retire the aescbc key with `plan --retire-key`, which refuses while Secrets use it.
 func TestLabScenarioWeakCipher(t *testing.T) {
 	root := layOutScenario(t, "weak-cipher")
 	wantGrade(t, root, false, map[string]string{
@@ -164,10 +117,25 @@ func TestLabScenarioWeakCipher(t *testing.T) {
 	plan := filepath.Join(t.TempDir(), "plan")
 	mustRun(t, "plan", "--root", root, "--out", plan, "--rotate", "--key-name", "key-2026")
 	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+	// Too early: every Secret is still stored with the aescbc key.
+	early := filepath.Join(t.TempDir(), "early")
+	code, out, errOut := cli(t, "plan", "--root", root, "--out", early, "--retire-key", "key-2023")
+	want := regexp.MustCompile(`key aescbc:key-2023 cannot be retired: etcd still holds 5 values stored with it \(secrets 5, at revision \d+\), which kube-apiserver could no longer read; rewrite them under the new key first \(kubectl get secrets --all-namespaces -o json \| kubectl replace -f -; in an etcd-harden lab: etcd-harden lab rewrite\)`)
+	if code != exitFailed || !want.MatchString(errOut) {
+		t.Errorf("plan --retire-key before the rewrite: exit %d, want %d and the count of values\n%s%s", code, exitFailed, out, errOut)
+	}
+	if entries, _ := os.ReadDir(early); len(entries) > 0 {
+		t.Errorf("a refused plan wrote %d files into %s", len(entries), early)
+	}
 	mustRun(t, "lab", "rewrite", "--dir", root)
 	wantGrade(t, root, false, map[string]string{lab.GoalOldKeyRemoved: "aescbc:key-2023"},
 		map[string]string{lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
-	dropKey(t, root, "aescbc", "key-2023")
+	retire := filepath.Join(t.TempDir(), "retire")
+	mustRun(t, "plan", "--root", root, "--out", retire, "--retire-key", "key-2023")
+	if review, err := os.ReadFile(filepath.Join(retire, "REVIEW.md")); err != nil || !strings.Contains(string(review), "- Retired: `aescbc:key-2023`, removed from the config: the scan of etcd found no value stored with it") {
+		t.Errorf("REVIEW.md does not list the retired key (%v):\n%s", err, review)
+	}
+	mustRun(t, "apply", "--root", root, "--plan", retire, "--yes")
 	wantGrade(t, root, true, nil, map[string]string{lab.GoalOldKeyRemoved: "no provider"})
 }
 
@@ -240,8 +208,9 @@ func updatePeerURL(t *testing.T, l *lab.Lab) {
 	}
 }
 
-// TestLabScenarioGuideMistake: etcd refuses the guide's flag in its own words; the plan
-// moves it to kube-apiserver and etcd runs again.
+// TestLabScenarioGuideMistake: etcd refuses the guide's flag in its own words and the
+// lab's kubelet keeps restarting it; the plan moves the flag to kube-apiserver and etcd
+// runs again.
 func TestLabScenarioGuideMistake(t *testing.T) {
 	root := layOutScenario(t, "guide-mistake")
 	wantGrade(t, root, false, map[string]string{
@@ -249,7 +218,17 @@ func TestLabScenarioGuideMistake(t *testing.T) {
 		lab.GoalFlagPlacement:    "etcd.yaml still sets --encryption-provider-config=/etc/kubernetes/enc/enc.yaml",
 		lab.GoalSecretsEncrypted: "",
 	}, nil)
-	resumeLab(t, root)
+	l := resumeLab(t, root)
+	// The lab's kubelet restarts the refusing etcd (CrashLoopBackOff), and the check says so.
+	for deadline := time.Now().Add(30 * time.Second); l.Pod().Restarts < 1; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lab did not restart the failing etcd within 30s: %+v", l.Pod())
+		}
+	}
+	if pod := l.Pod(); pod.LastError != "flag provided but not defined: -encryption-provider-config" {
+		t.Errorf("the lab's kubelet keeps %q as etcd's last error; want etcd's refusal", pod.LastError)
+	}
+	wantGrade(t, root, false, map[string]string{lab.GoalEtcdRuns: "the lab's kubelet restarted it "}, nil)
 	plan := filepath.Join(t.TempDir(), "plan")
 	mustRun(t, "plan", "--root", root, "--out", plan)
 	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
@@ -288,8 +267,9 @@ func TestLabScenarioWrongSANs(t *testing.T) {
 	wantGrade(t, root, true, nil, nil)
 }
 
-// TestLabScenarioKeyLeak: a snapshot taken before the rewrite does not count; one after
-// it, with the leaked key gone, does.
+// TestLabScenarioKeyLeak: a snapshot taken before the rewrite does not count; the wizard
+// (an answers file) retires the leaked key once every Secret is rewritten, refusing
+// before, and takes the snapshot after.
 func TestLabScenarioKeyLeak(t *testing.T) {
 	root := layOutScenario(t, "key-leak")
 	wantGrade(t, root, false, map[string]string{
@@ -302,13 +282,44 @@ func TestLabScenarioKeyLeak(t *testing.T) {
 	plan := filepath.Join(t.TempDir(), "plan")
 	mustRun(t, "plan", "--root", root, "--out", plan, "--rotate", "--key-name", "key-2026")
 	mustRun(t, "apply", "--root", root, "--plan", plan, "--yes")
+
+	answers := filepath.Join(t.TempDir(), "answers.yaml")
+	if err := os.WriteFile(answers, []byte(`encryption.provider: secretbox
+encryption.resources: [secrets]
+encryption.custom: ""
+encryption.keyName: key-2026
+encryption.rotate: false
+encryption.retireKeys: [key-2024-ops]
+encryption.autoReload: false
+certs.mode: existing
+review.action: apply
+backup.dest: `+backups+`
+backup.schedule: none
+backup.keep: 7
+backup.write: false
+backup.skip: false
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Too early: the wizard's encryption step refuses, naming the Secrets that use the key.
+	code, out, errOut := cli(t, "--root", root, "--plain", "--answers", answers, "--yes")
+	if code != exitFailed || !strings.Contains(out+errOut, "key secretbox:key-2024-ops cannot be retired: etcd still holds 5 values stored with it") ||
+		!strings.Contains(out+errOut, "etcd-harden lab rewrite") {
+		t.Errorf("the wizard retiring the key before the rewrite: exit %d, want %d and the count of values\n%s%s", code, exitFailed, out, errOut)
+	}
 	mustRun(t, "lab", "rewrite", "--dir", root)
-	dropKey(t, root, "secretbox", "key-2024-ops")
-	wantGrade(t, root, false, map[string]string{lab.GoalSnapshotAfterRewrite: "older than the last Secret write"},
-		map[string]string{lab.GoalOldKeyRemoved: "", lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
+	wantGrade(t, root, false, map[string]string{
+		lab.GoalSnapshotAfterRewrite: "older than the last Secret write",
+		lab.GoalOldKeyRemoved:        "key-2024-ops",
+	}, map[string]string{lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
 	time.Sleep(time.Second) // snapshot names have whole seconds
-	mustRun(t, "snapshot", "test", "--dest", backups, "--root", root)
-	wantGrade(t, root, true, nil, map[string]string{lab.GoalSnapshotAfterRewrite: "after the last Secret write"})
+	if code, out, errOut := cli(t, "--root", root, "--plain", "--answers", answers, "--yes"); code != exitOK || !strings.Contains(out, "secretbox:key-2024-ops") {
+		t.Fatalf("the wizard retiring the key after the rewrite: exit %d\n%s%s", code, out, errOut)
+	}
+	wantGrade(t, root, true, nil, map[string]string{
+		lab.GoalOldKeyRemoved:        "no provider",
+		lab.GoalSnapshotAfterRewrite: "after the last Secret write",
+	})
 }
 
 // TestLabScenarioNoBackup: snapshot test refuses the folder inside the data dir; a

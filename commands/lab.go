@@ -26,7 +26,7 @@ func newLabCmd(g *globalOptions, in io.Reader) *cobra.Command {
 kube-apiserver.yaml as kubeadm writes them, not yet hardened), starts a real etcd from
 etcd.yaml's flags, seeds Secrets and ConfigMaps the way kube-apiserver stores them, and runs
 the wizard with --root set to it. Like a kubelet, the lab restarts etcd when etcd.yaml
-changes, and when etcd exits (after a back-off that grows while it keeps exiting). On exit
+changes, and when etcd exits or fails to start (CrashLoopBackOff: 0.5 s, doubling to 10 s). On exit
 it prints etcd's endpoint and ETCDCTL_* variables as the wizard left them, stops etcd and
 removes the folder (unless --keep).
 
@@ -168,7 +168,11 @@ func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 	if pid := l.PID(); pid != 0 {
 		fmt.Fprintf(w, "lab: %s etcd answers on %s (pid %d); for etcdctl:\n", when, endpoint, pid)
 	} else {
-		fmt.Fprintf(w, "lab: %s etcd is not running; it was configured for %s; for etcdctl:\n", when, endpoint)
+		why := ""
+		if pod := l.Pod(); pod.Restarts > 0 || pod.CrashLooping() {
+			why = fmt.Sprintf(" (CrashLoopBackOff, %d restarts: %s)", pod.Restarts, pod.LastError)
+		}
+		fmt.Fprintf(w, "lab: %s etcd is not running%s; it was configured for %s; for etcdctl:\n", when, why, endpoint)
 	}
 	for _, e := range env {
 		name, value, _ := strings.Cut(e, "=")

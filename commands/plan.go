@@ -26,6 +26,7 @@ type planFlags struct {
 	kmsName, kmsEndpoint                                          string
 	kmsTimeout                                                    time.Duration
 	resources                                                     []string
+	retireKeys                                                    []string
 	rotate, autoReload, yes                                       bool
 }
 
@@ -49,7 +50,9 @@ phases, and the first node's plan writes bundle/: the etcd CA and the encryption
 every other node must share. On the other nodes, plan with --bundle <that folder>.`,
 		Example: `  etcd-harden plan --out /root/etcd-plan
   etcd-harden plan --out plan --provider aesgcm --resources secrets,configmaps --certs existing
-  etcd-harden plan --out /root/etcd-plan --bundle /root/etcd-bundle   # a cluster's other nodes`,
+  etcd-harden plan --out /root/etcd-plan --bundle /root/etcd-bundle   # a cluster's other nodes
+  # once every Secret is rewritten under the new key, drop the old one
+  etcd-harden plan --out plan --retire-key aescbc:key-2023`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := f.options()
@@ -71,6 +74,7 @@ every other node must share. On the other nodes, plan with --bundle <that folder
 	fl.StringSliceVar(&f.resources, "resources", encryption.DefaultResources, "Resources to encrypt, comma-separated")
 	fl.StringVar(&f.keyName, "key-name", "", "Name of the new key (default key-<YYYYMMDD>)")
 	fl.BoolVar(&f.rotate, "rotate", false, "Add a new key even when the existing config already encrypts")
+	fl.StringArrayVar(&f.retireKeys, "retire-key", nil, "Remove an old key from the encryption config (a name, or provider:name), once a scan of etcd shows no value stored with it; repeat for more")
 	fl.BoolVar(&f.autoReload, "auto-reload", false, "Set --encryption-provider-config-automatic-reload=true on kube-apiserver")
 	fl.StringVar(&f.kmsName, "kms-name", "", "Name of the KMS v2 plugin (with --provider kms)")
 	fl.StringVar(&f.kmsEndpoint, "kms-endpoint", "", "Socket of the KMS v2 plugin, unix:///path (with --provider kms)")
@@ -125,10 +129,20 @@ func (f planFlags) options() (harden.Options, error) {
 	if len(resources) == 0 {
 		return usage(errors.New("--resources is empty: name at least one resource, e.g. secrets"))
 	}
+	var retireKeys []string
+	for _, v := range f.retireKeys {
+		for k := range strings.SplitSeq(v, ",") {
+			if k = strings.TrimSpace(k); k == "" || strings.ContainsAny(k, " \t") || strings.HasPrefix(k, ":") || strings.HasSuffix(k, ":") {
+				return usage(fmt.Errorf("--retire-key %q: give an old key's name (key-2023) or provider:name (aescbc:key-2023)", v))
+			}
+			retireKeys = append(retireKeys, k)
+		}
+	}
 	return harden.Options{
 		Provider: provider, Resources: resources, KeyName: f.keyName, Rotate: f.rotate, AutoReload: f.autoReload,
 		KMS:   encryption.KMSOptions{Name: f.kmsName, Endpoint: f.kmsEndpoint, Timeout: f.kmsTimeout},
 		Certs: certsMode, KeyType: keyType, NodeName: f.nodeName, AdvertiseIP: f.advertiseIP,
+		RetireKeys: retireKeys,
 	}, nil
 }
 

@@ -140,6 +140,8 @@ var normalizers = []struct {
 	{regexp.MustCompile(`lines \d+–\d+ of \d+`), zeros},
 	{regexp.MustCompile(`\d+ pages`), zeros},
 	{regexp.MustCompile(`[\x{2800}-\x{28FF}]`), fixed("⠿")},
+	// The lab's crash loop counts on; its line does not wrap.
+	{regexp.MustCompile(`CrashLoopBackOff \(restarted [^,]+, next start [^)]+\)`), fixed("CrashLoopBackOff (restarted N times, next start in Ns)")},
 }
 
 var durationRE = regexp.MustCompile(`\d+(\.\d+)?(ns|µs|ms|s)$`)

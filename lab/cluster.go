@@ -230,7 +230,7 @@ func (c *Cluster) newNode(root, name string, command func([]string) *exec.Cmd, o
 		command: command, logf: l.log, emit: l.emit,
 		readyTimeout: orDefault(opts.ReadyTimeout, 30*time.Second), stopTimeout: 5 * time.Second,
 		poll:    300 * time.Millisecond,
-		backoff: crashBackoff{base: time.Second, max: 30 * time.Second, resetAfter: time.Minute},
+		backoff: podBackoff,
 	}
 	l.r.onChange = func(string, int) { _ = l.writeState() }
 	return l

@@ -28,13 +28,18 @@ const (
 	// EtcdStopped: etcd was stopped because etcd.yaml changed or was removed.
 	EtcdStopped EventKind = "stopped"
 	// EtcdFailed: etcd exited, did not answer in time, or etcd.yaml could not be run.
-	// When etcd was running and exited, the lab starts it again after Event.Backoff, as
-	// a kubelet restarts a crashed container; otherwise when etcd.yaml changes.
+	// When etcd ran (and exited or did not answer), the lab starts it again after
+	// Event.Backoff, as a kubelet restarts a crashing container (CrashLoopBackOff), or at
+	// once when etcd.yaml changes; when etcd.yaml cannot be run (it does not parse),
+	// only when etcd.yaml changes.
 	EtcdFailed EventKind = "failed"
 )
 
 // LogLines is how many of etcd's last output lines a failure Event carries.
 const LogLines = 20
+
+// tailLines is how many of its last output lines the lab keeps of each etcd it runs.
+const tailLines = 200
 
 // Event is one thing that happened to the lab's etcd, as a kubelet would report it.
 type Event struct {
@@ -47,8 +52,11 @@ type Event struct {
 	// Backoff, for EtcdFailed: the lab starts etcd again after this long; 0 when it
 	// waits for etcd.yaml to change instead.
 	Backoff time.Duration
-	Err     error    // for EtcdFailed and EtcdStopped: what happened and what to do
-	Log     []string // for EtcdFailed: up to LogLines last lines of etcd's output
+	// Restarts is how many times the lab started etcd again after it died since
+	// etcd.yaml last changed (a container's restart count).
+	Restarts int
+	Err      error    // for EtcdFailed and EtcdStopped: what happened and what to do
+	Log      []string // for EtcdFailed: up to LogLines last lines of etcd's output
 }
 
 // String is a one-line summary for logs.
@@ -82,12 +90,35 @@ type runner struct {
 	cur     *proc    // owned by the goroutine that runs apply and loop
 	started bool     // an etcd has been ready once: later starts are restarts
 	notes   string   // the flag notes last logged
+	// retry is set when etcd died or failed to start from a manifest that runs: loop
+	// starts it again after this long. 0: nothing to retry.
+	retry time.Duration
 
 	mu       sync.Mutex
 	endpoint string
 	pid      int
+	pod      PodStatus
 	onChange func(endpoint string, pid int)
 }
+
+// PodStatus is the lab's etcd as its kubelet sees it, like a container's status in
+// `kubectl describe pod`: how often it was restarted and why it last died.
+type PodStatus struct {
+	// Restarts counts the starts after etcd died, since etcd.yaml last changed.
+	Restarts int `json:"restarts"`
+	// LastError is etcd's own error line from its last death ("" while none): the first
+	// line of its output that is not a JSON log record (a flag error, a panic), else
+	// what the lab saw (killed, did not answer).
+	LastError string `json:"lastError,omitempty"`
+	// NextStart is when the lab starts etcd again after it died (CrashLoopBackOff);
+	// zero while etcd runs or waits for etcd.yaml to change.
+	NextStart time.Time `json:"nextStart,omitzero"`
+	// Backoff is the wait before NextStart; it doubles while etcd keeps dying.
+	Backoff time.Duration `json:"backoff,omitempty"`
+}
+
+// CrashLooping reports whether etcd died and a restart is due (CrashLoopBackOff).
+func (p PodStatus) CrashLooping() bool { return !p.NextStart.IsZero() }
 
 // proc is one etcd child process.
 type proc struct {
@@ -115,9 +146,10 @@ func (r *runner) readManifest() ([]byte, [32]byte, error) {
 }
 
 // loop polls etcd.yaml every r.poll and acts on changes and on etcd exiting, until ctx
-// ends; then it stops etcd. When a running etcd exits, loop starts it again from
-// etcd.yaml after a back-off that doubles while it keeps exiting (a kubelet's crash loop),
-// so a manifest whose etcd dies at once is not restarted in a tight loop.
+// ends; then it stops etcd. Like a kubelet's CrashLoopBackOff, an etcd that dies (it
+// exits, or does not answer after a start) is started again from etcd.yaml after a
+// back-off that doubles while it keeps dying; a change to etcd.yaml starts it at once,
+// with the back-off and the restart count back at zero.
 func (r *runner) loop(ctx context.Context) {
 	t := time.NewTicker(r.poll)
 	defer t.Stop()
@@ -129,6 +161,14 @@ func (r *runner) loop(ctx context.Context) {
 		}
 	}
 	defer cancelRestart()
+	schedule := func() { // a crash asked for a restart after its back-off
+		cancelRestart()
+		if r.retry > 0 {
+			restart = time.NewTimer(r.retry)
+			r.retry = 0
+		}
+	}
+	schedule() // the first start (Resume's) may have failed
 	for {
 		var exited chan struct{}
 		if r.cur != nil {
@@ -146,26 +186,20 @@ func (r *runner) loop(ctx context.Context) {
 			p := r.cur
 			r.cur = nil
 			r.setRunning("", 0)
-			delay := r.backoff.next(p.up)
-			restart = time.NewTimer(delay)
-			r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Args: p.args, Backoff: delay,
-				Err: fmt.Errorf("etcd (pid %d) exited (%v); the lab starts it again from %s in %s, as a kubelet would; see %s",
-					p.cmd.Process.Pid, p.err, r.manifest, delay, filepath.Join(r.root, filepath.FromSlash(LogFile))),
-				Log: p.out.last(LogLines)})
+			r.crashed(p, "", fmt.Errorf("etcd (pid %d) exited (%v)", p.cmd.Process.Pid, p.err))
+			schedule()
 		case <-restartC:
 			restart = nil
 			data, h, err := r.readManifest()
 			if err != nil {
-				continue // the next tick reports it
+				r.retry = r.backoff.next(time.Time{}) // unreadable for now: try again later
+				schedule()
+				continue
 			}
 			r.hash = h
-			var se *StartError
-			if err := r.apply(ctx, data, h == missingHash); errors.As(err, &se) && ctx.Err() == nil {
-				// etcd ran from this manifest before: keep trying, slower each time.
-				delay := r.backoff.next(time.Time{})
-				restart = time.NewTimer(delay)
-				r.logf(fmt.Sprintf("the lab tries etcd again in %s", delay))
-			}
+			r.countRestart()
+			_ = r.apply(ctx, data, h == missingHash)
+			schedule()
 		case <-t.C:
 			data, h, err := r.readManifest()
 			if err != nil || h == r.hash {
@@ -179,10 +213,84 @@ func (r *runner) loop(ctx context.Context) {
 			r.hash = h
 			cancelRestart() // the new manifest replaces a pending restart
 			r.backoff.reset()
+			r.resetPod()
 			_ = r.apply(ctx, data, h == missingHash)
+			schedule()
 		}
 	}
 }
+
+// crashed records that etcd died (p, which answered on endpoint if it got that far;
+// cause says how) and sets r.retry to the back-off before the next start, as a kubelet
+// puts a crashing container in CrashLoopBackOff. It emits an EtcdFailed Event that
+// carries etcd's last lines and the back-off.
+func (r *runner) crashed(p *proc, endpoint string, cause error) {
+	delay := r.backoff.next(p.up)
+	r.retry = delay
+	logLines := p.out.last(LogLines)
+	words := ownWords(p.out.last(tailLines)) // a flag error comes before etcd's usage text
+	if words == "" {
+		words = cause.Error()
+	} else {
+		cause = fmt.Errorf("%w: %s", cause, words)
+	}
+	r.mu.Lock()
+	r.pod.LastError, r.pod.Backoff, r.pod.NextStart = words, delay, time.Now().Add(delay)
+	restarts := r.pod.Restarts
+	r.mu.Unlock()
+	r.changed()
+	r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Endpoint: endpoint, Args: p.args,
+		Backoff: delay, Restarts: restarts, Log: logLines,
+		Err: fmt.Errorf("%w; CrashLoopBackOff (restarts: %d): the lab starts it again from %s in %s, or at once when the file changes, as a kubelet would; see %s",
+			cause, restarts, r.manifest, delay, filepath.Join(r.root, filepath.FromSlash(LogFile)))})
+}
+
+// countRestart counts a start after a crash; the restart is no longer pending.
+func (r *runner) countRestart() {
+	r.mu.Lock()
+	r.pod.Restarts++
+	r.pod.NextStart = time.Time{}
+	r.mu.Unlock()
+	r.changed()
+}
+
+// resetPod starts the count over: etcd.yaml changed, a new pod as a kubelet sees it.
+func (r *runner) resetPod() {
+	r.mu.Lock()
+	r.pod = PodStatus{}
+	r.mu.Unlock()
+	r.changed()
+}
+
+// podStatus returns the kubelet's view of etcd now.
+func (r *runner) podStatus() PodStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pod
+}
+
+// times says n as "once", "2 times".
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// ownWords is etcd's own error line among lines of its output: the first that is not
+// one of its JSON log records (a flag error, a panic), else "".
+func ownWords(lines []string) string {
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "{") {
+			return l
+		}
+	}
+	return ""
+}
+
+// podBackoff is the lab's CrashLoopBackOff: a kubelet's (10 s doubling to 5 min, reset
+// after 10 min up) made small enough for a class.
+var podBackoff = crashBackoff{base: 500 * time.Millisecond, max: 10 * time.Second, resetAfter: 20 * time.Second}
 
 // crashBackoff is how long the lab waits before starting a crashed etcd again: base,
 // doubled on each crash up to max, back to base once etcd has run for resetAfter.
@@ -238,7 +346,8 @@ func (r *runner) apply(ctx context.Context, data []byte, missing bool) error {
 	p, err := r.spawn(args, m)
 	if err != nil {
 		err = fmt.Errorf("start etcd from %s: %w", r.manifest, err)
-		r.emit(Event{Kind: EtcdFailed, Time: time.Now(), Args: args, Err: err})
+		r.retry = r.backoff.next(time.Time{}) // as a kubelet retries a container that would not run
+		r.emit(Event{Kind: EtcdFailed, Time: time.Now(), Args: args, Backoff: r.retry, Err: err})
 		return err
 	}
 	r.cur = p
@@ -248,8 +357,8 @@ func (r *runner) apply(ctx context.Context, data []byte, missing bool) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		err = fmt.Errorf("etcd from %s %w; see %s, fix the flags and the lab starts it again", r.manifest, err, filepath.Join(r.root, filepath.FromSlash(LogFile)))
-		r.emit(Event{Kind: EtcdFailed, Time: time.Now(), PID: p.cmd.Process.Pid, Endpoint: pr.endpoint, Args: args, Err: err, Log: p.out.last(LogLines)})
+		err = fmt.Errorf("etcd from %s %w", r.manifest, err)
+		r.crashed(p, pr.endpoint, err)
 		return &StartError{Err: err, Log: p.out.last(LogLines)}
 	}
 	p.up = time.Now()
@@ -279,7 +388,14 @@ func (e *StartError) Unwrap() error { return e.Err }
 func (r *runner) setRunning(endpoint string, pid int) {
 	r.mu.Lock()
 	r.endpoint, r.pid = endpoint, pid
-	f := r.onChange
+	r.mu.Unlock()
+	r.changed()
+}
+
+// changed tells onChange (the lab's state file) that etcd's state changed.
+func (r *runner) changed() {
+	r.mu.Lock()
+	endpoint, pid, f := r.endpoint, r.pid, r.onChange
 	r.mu.Unlock()
 	if f != nil {
 		f(endpoint, pid)
@@ -305,7 +421,7 @@ func (r *runner) spawn(args []string, m *discover.Manifest) (*proc, error) {
 		return nil, fmt.Errorf("open the lab's etcd log: %w", err)
 	}
 	fmt.Fprintf(logFile, "--- %s etcd-harden lab: starting etcd %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
-	p := &proc{cmd: cmd, args: args, out: newTail(200), done: make(chan struct{})}
+	p := &proc{cmd: cmd, args: args, out: newTail(tailLines), done: make(chan struct{})}
 	w := io.MultiWriter(logFile, p.out)
 	cmd.Stdout, cmd.Stderr = w, w
 	selfexec.SetProcAttr(cmd)

@@ -75,6 +75,9 @@ func etcdRuns(ctx context.Context, g *grader) (bool, string) {
 	pr := newProbe(g.root, g.st.Etcd)
 	if err := pr.check(ctx); err != nil {
 		msg := fmt.Sprintf("etcd does not answer on %s", pr.endpoint)
+		if st, err := ReadState(g.root); err == nil && st.Stopped.IsZero() && st.EtcdPod.Restarts > 0 {
+			msg += fmt.Sprintf("; the lab's kubelet restarted it %s since etcd.yaml last changed (CrashLoopBackOff)", times(st.EtcdPod.Restarts))
+		}
 		if line := lastWords(g.root); line != "" {
 			msg += "; etcd's own last words: " + line
 		}

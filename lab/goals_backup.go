@@ -151,10 +151,8 @@ func lastWords(root string) string {
 			lines = append(lines, line)
 		}
 	}
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "{") {
-			return l
-		}
+	if words := ownWords(lines); words != "" {
+		return words
 	}
 	if len(lines) > 0 {
 		return lines[len(lines)-1]

@@ -10,11 +10,12 @@
 // Options.ReadyTimeout. Over https the lab tries kube-apiserver.yaml's --etcd-* client
 // pair, then etcd's own server pair (kubeadm issues it for clientAuth too), then a
 // client with no certificate: a TLS alert such as "certificate required" from etcd also
-// counts, since it shows etcd is up and enforcing mutual TLS. etcd that exits or does not
-// answer in time after a start is reported as an EtcdFailed Event and started again only
-// when etcd.yaml changes, the way a broken static pod waits for a fixed manifest. etcd
-// that was running and exits (killed, crashed) is started again after a back-off that
-// doubles while it keeps exiting, as a kubelet restarts a crashed container.
+// counts, since it shows etcd is up and enforcing mutual TLS. etcd that exits (killed,
+// crashed, refusing its flags) or does not answer in time after a start is reported as
+// an EtcdFailed Event and started again after a back-off that doubles while it keeps
+// dying (0.5 s up to 10 s), as a kubelet's CrashLoopBackOff restarts a container; a change
+// to etcd.yaml starts it at once. Lab.Pod counts the restarts and keeps etcd's last
+// error line. An etcd.yaml that does not parse waits for a fixed file.
 package lab
 
 import (
@@ -149,7 +150,7 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		command: command, logf: l.log, emit: l.emit,
 		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
 		poll:    300 * time.Millisecond,
-		backoff: crashBackoff{base: time.Second, max: 30 * time.Second, resetAfter: time.Minute},
+		backoff: podBackoff,
 	}
 	l.r.onChange = func(string, int) { _ = l.writeState() }
 	data, h, err := l.r.readManifest()
@@ -242,9 +243,12 @@ func (l *Lab) seed(ctx context.Context, opts Options, caPEM []byte) (Seeded, err
 }
 
 // emit logs e and queues it on Events, dropping the oldest queued event when no one
-// reads them.
+// reads them. A crash loop is logged on its 1st, 2nd, 4th, 8th… restart only: every
+// restart is an Event, but the log would fill with the same line.
 func (l *Lab) emit(e Event) {
-	l.log(e.String())
+	if n := e.Restarts; e.Kind != EtcdFailed || n&(n-1) == 0 {
+		l.log(e.String())
+	}
 	for {
 		select {
 		case l.events <- e:
@@ -272,6 +276,10 @@ func (l *Lab) PID() int {
 	_, p := l.r.running()
 	return p
 }
+
+// Pod returns etcd as the lab's kubelet sees it now: its restarts since etcd.yaml last
+// changed, its last error line, and when a crash-looping etcd starts again.
+func (l *Lab) Pod() PodStatus { return l.r.podStatus() }
 
 // Seeded returns what Start seeded.
 func (l *Lab) Seeded() Seeded { return l.seeded }
@@ -368,6 +376,9 @@ type State struct {
 	Log      string    `json:"log"`
 	Started  time.Time `json:"started"`
 	Stopped  time.Time `json:"stopped,omitzero"` // set by Close: the lab no longer runs
+	// EtcdPod is etcd as the lab's kubelet sees it: restarts, its last error line, and
+	// when a crash-looping etcd starts again.
+	EtcdPod PodStatus `json:"etcdPod"`
 }
 
 func (l *Lab) writeState() error { return l.writeStateAt(time.Time{}) }
@@ -375,7 +386,7 @@ func (l *Lab) writeState() error { return l.writeStateAt(time.Time{}) }
 func (l *Lab) writeStateAt(stopped time.Time) error {
 	endpoint, pid := l.r.running()
 	s := State{PID: os.Getpid(), EtcdPID: pid, Endpoint: endpoint, Root: l.root,
-		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started, Stopped: stopped}
+		Log: filepath.Join(l.root, filepath.FromSlash(LogFile)), Started: l.started, Stopped: stopped, EtcdPod: l.r.podStatus()}
 	data, _ := json.MarshalIndent(s, "", "  ")
 	return atomicfile.Write(filepath.Join(l.root, filepath.FromSlash(StateFile)), append(data, '\n'), 0o644, atomicfile.Options{})
 }

@@ -26,8 +26,8 @@ func Kept(dir string) bool {
 
 // Resume runs the lab kept in opts.Dir again: etcd from its etcd.yaml as the tree is
 // now, nothing laid out or seeded. An etcd that does not start from the manifest is
-// reported as an EtcdFailed Event and started again when etcd.yaml changes, as after a
-// student's broken edit; Resume still returns the lab. Only Dir, Keep, Log,
+// reported as an EtcdFailed Event and crash-loops (see Lab.Pod) until etcd.yaml is
+// fixed, as after a student's broken edit; Resume still returns the lab. Only Dir, Keep, Log,
 // EtcdCommand, ReadyTimeout and RegistryDir of opts are used.
 //
 // Start and Resume set up the lab's kubelet the same way; Start also lays out and seeds.
@@ -71,7 +71,7 @@ func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
 		command: command, logf: l.log, emit: l.emit,
 		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
 		poll:    300 * time.Millisecond,
-		backoff: crashBackoff{base: time.Second, max: 30 * time.Second, resetAfter: time.Minute},
+		backoff: podBackoff,
 	}
 	l.r.onChange = func(string, int) { _ = l.writeState() }
 	data, h, err := l.r.readManifest()
@@ -94,8 +94,8 @@ func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
 		close(l.loopDone)
 		return nil, fmt.Errorf("start the lab's etcd: %w", ctx.Err())
 	}
-	// Any other failure is the tree's, already reported as an Event: the loop waits
-	// for etcd.yaml to change.
+	// Any other failure is the tree's, already reported as an Event: the loop starts
+	// etcd again after its back-off, or when etcd.yaml changes.
 	go func() {
 		defer close(l.loopDone)
 		l.r.loop(runCtx)

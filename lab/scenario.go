@@ -58,7 +58,7 @@ var scenarios = []Scenario{
 	{
 		Name:      "guide-mistake",
 		Short:     "--encryption-provider-config put into etcd.yaml, as a copied guide says: etcd crash-loops",
-		Situation: "Someone followed a widely copied guide and put --encryption-provider-config into etcd.yaml. etcd does not know the flag and refuses to start: the lab's kubelet shows it failing with etcd's own error line, and the control plane is down.",
+		Situation: "Someone followed a widely copied guide and put --encryption-provider-config into etcd.yaml. etcd does not know the flag and refuses to start: the lab's kubelet restarts it again and again (CrashLoopBackOff, with a back-off that grows) and shows etcd's own error line, and the control plane is down.",
 		Goal:      "etcd runs again, --encryption-provider-config is where it belongs (kube-apiserver.yaml, with a hostPath mount, and a config kube-apiserver accepts), and every Secret is encrypted.",
 		Hints: []string{
 			"Read etcd's own words: the lab's log (var/log/etcd-harden-lab/etcd.log) or the wizard's brief (`?`).",
@@ -78,7 +78,7 @@ var scenarios = []Scenario{
 		Hints: []string{
 			"Rotate, do not replace: the new provider goes first and the aescbc key stays for reads until every Secret is rewritten (the wizard and `plan` do this).",
 			"Rewrite every Secret (`etcd-harden lab rewrite` stands in for `kubectl get secrets -A -o json | kubectl replace -f -`), then check with `etcd-harden encryption status`.",
-			"Only then remove the aescbc provider from the config by hand; `encryption status` must still show every value readable.",
+			"Only then retire the aescbc key: `etcd-harden plan --retire-key key-2023` (or encryption.retireKeys in the wizard) removes it once a scan of etcd shows no Secret still uses it, and refuses before.",
 		},
 		Goals:    []string{GoalStrongProvider, GoalSecretsCurrentKey, GoalOldKeyRemoved, GoalSecretsEncrypted},
 		hardened: true, provider: encryption.AESCBC, keyName: oldKeyName,
@@ -117,7 +117,7 @@ var scenarios = []Scenario{
 		Goal:      "A new key comes first, every Secret is rewritten under it, the leaked key is gone from the config, and a verified snapshot is taken after the rewrite (older snapshots still hold values under the leaked key).",
 		Hints: []string{
 			"Rotate (`plan --rotate`, or encryption.rotate: true in the wizard): a new key first, the leaked key kept for reads.",
-			"Rewrite every Secret (`etcd-harden lab rewrite`), check with `etcd-harden encryption status`, then delete the leaked key from the config by hand.",
+			"Rewrite every Secret (`etcd-harden lab rewrite`), check with `etcd-harden encryption status`, then retire the leaked key: `etcd-harden plan --retire-key " + leakedKeyName + "` (or encryption.retireKeys in the wizard).",
 			"`etcd-harden snapshot test --dest DIR` after the rewrite; destroy older snapshots.",
 		},
 		Goals:    []string{GoalSecretsCurrentKey, GoalOldKeyRemoved, GoalSecretsEncrypted, GoalSnapshotAfterRewrite},

@@ -50,6 +50,7 @@ func answerRules() map[string]answerRule {
 		uienc.KeyCustom:      {read: check(uienc.CheckCustom), list: true},
 		uienc.KeyKeyName:     {read: check(uienc.CheckKeyName)},
 		uienc.KeyRotate:      {read: boolean},
+		uienc.KeyRetireKeys:  {read: check(uienc.CheckRetireKeys), list: true},
 		uienc.KeyAutoReload:  {read: boolean},
 
 		uicerts.KeyMode:        {read: oneOf(names(harden.CertsModes())...)},

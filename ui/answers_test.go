@@ -64,6 +64,8 @@ func TestAnswersRefused(t *testing.T) {
 		{"encryption.resources: [Secrets]", `encryption.resources "- Secrets": "Secrets": resources are lower case`},
 		{"encryption.custom: {a: b}", `encryption.custom "a: b": want a value, not a map`},
 		{"encryption.keyName: 'key 1'", `encryption.keyName "key 1": the key name must not contain ':' or spaces`},
+		{"encryption.retireKeys: ['key 1']", `encryption.retireKeys "- key 1": "key 1": give a key's name (key-2023) or provider:name (aescbc:key-2023)`},
+		{"encryption.retireKeys: 'aescbc:'", `encryption.retireKeys "aescbc:": "aescbc:": give a key's name`},
 		{"encryption.kmsEndpoint: /run/kms.sock", `encryption.kmsEndpoint "/run/kms.sock": the endpoint is a unix socket`},
 		{"certs.mode: new", `certs.mode "new": want one of auto, existing, generate`},
 		{"certs.keyType: ed25519", `certs.keyType "ed25519": want one of ecdsa-p256, rsa-2048`},

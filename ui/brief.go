@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -32,6 +34,17 @@ func (m *Shell) briefBinding() (key.Binding, bool) {
 	b := briefKey
 	b.SetHelp("?", "brief: "+name)
 	return b, true
+}
+
+// briefTickMsg redraws the open brief: the lab's etcd may restart or fail meanwhile.
+// open is the opening of the brief it was started for: a tick of an earlier opening ends.
+type briefTickMsg struct{ open int }
+
+// briefEvery is how often the open brief is read again.
+const briefEvery = time.Second
+
+func briefTick(open int) tea.Cmd {
+	return tea.Tick(briefEvery, func(time.Time) tea.Msg { return briefTickMsg{open} })
 }
 
 // briefView is the brief, read afresh (etcd may have started or failed meanwhile),

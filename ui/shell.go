@@ -56,6 +56,7 @@ type Shell struct {
 	bodyLines     int // lines of the last body drawn
 	confirmQuit   bool
 	brief         bool // the training scenario's brief is shown
+	briefOpens    int  // how often it was opened: its redraw tick belongs to the last
 	err           *render.Error
 	aborted       bool
 	finished      bool
@@ -110,6 +111,11 @@ func (m *Shell) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
+	case briefTickMsg:
+		if m.brief && msg.open == m.briefOpens {
+			return m, briefTick(msg.open) // the view reads the brief afresh
+		}
+		return m, nil
 	}
 	return m, m.step().Update(m.session, msg)
 }
@@ -186,7 +192,8 @@ func (m *Shell) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, briefKey):
 		if _, ok := m.briefBinding(); ok {
 			m.brief, m.scroll = true, 0
-			return nil
+			m.briefOpens++
+			return briefTick(m.briefOpens)
 		}
 	case key.Matches(msg, keys.Quit):
 		m.confirmQuit = true

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/etcd-harden/etcd-harden/steps/discover"
@@ -109,6 +110,9 @@ type Result struct {
 	// DroppedKeys are keys of copies (backups, earlier plans) left out because the scan
 	// of etcd found no value written with them.
 	DroppedKeys []KeptKey `json:"droppedKeys,omitempty"`
+	// RetiredKeys are the ids of the keys removed from the config (Options.RetireKeys):
+	// the scan of etcd found no value stored with them.
+	RetiredKeys []string `json:"retiredKeys,omitempty"`
 	// EtcdScanned is true when the key names in etcd were checked before planning.
 	EtcdScanned bool `json:"etcdScanned"`
 	// Warnings explain what the step noticed or moved (identity moved last, a flag
@@ -165,9 +169,12 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 		return nil, err
 	}
 	warnings = append(warnings, d.Notes...)
-	inUse, err := scanInUse(o, d.Config, known)
-	if err != nil {
-		warnings = append(warnings, err.Error())
+	inUse, scanErr := scanInUse(o, d.Config, known)
+	if scanErr != nil {
+		warnings = append(warnings, scanErr.Error())
+	}
+	if len(o.RetireKeys) > 0 && d.Action == ActionKept {
+		d = retiring(existing)
 	}
 	var kept, dropped []KeptKey
 	if d.Action == ActionKept {
@@ -183,9 +190,19 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 			d.Action = ActionRotated
 		}
 	}
+	var retired []string
+	if len(o.RetireKeys) > 0 {
+		r, err := retire(d.Config, o.RetireKeys, inUse, scanErr, known)
+		if err != nil {
+			return nil, err
+		}
+		retired, warnings = r.IDs, append(warnings, r.Notes...)
+		kept = slices.DeleteFunc(kept, func(k KeptKey) bool { return slices.Contains(retired, k.ID) })
+		d.OldKeys = slices.DeleteFunc(d.OldKeys, func(id string) bool { return slices.Contains(retired, id) })
+	}
 	res := &Result{Action: d.Action, Provider: d.Provider, KeyName: d.KeyName, Resources: o.Resources, OldKeys: d.OldKeys,
-		KeptKeys: kept, DroppedKeys: dropped, EtcdScanned: inUse != nil}
-	if d.Action != ActionKept && d.Provider != KMS {
+		KeptKeys: kept, DroppedKeys: dropped, RetiredKeys: retired, EtcdScanned: inUse != nil}
+	if (d.Action == ActionNew || d.Action == ActionRotated) && d.Provider != KMS {
 		res.Key = key
 	}
 	containerPath, hostPath, mounted := o.ConfigPath, "", false
@@ -220,6 +237,9 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 			return nil, err
 		}
 		reason := "encryption at rest: " + string(d.Action) + " config with " + string(d.Provider) + " key " + d.KeyName
+		if len(retired) > 0 {
+			reason += "; retired " + strings.Join(retired, ", ")
+		}
 		if err := p.Create(s.Layout.Rel(hostPath), data, 0o600, 0o700, true, reason); err != nil {
 			return nil, fmt.Errorf("plan the encryption config %s: %w", hostPath, err)
 		}
@@ -323,8 +343,15 @@ func fixEtcd(p *plan.Plan, s *discover.State) ([]string, error) {
 }
 
 func remainingSteps(r *Result, o Options, nodePath string) []string {
-	if r.Action == ActionKept {
+	switch r.Action {
+	case ActionKept:
 		return nil
+	case ActionRetired:
+		return []string{
+			"With several control-plane nodes the file must be identical on every control-plane node: copy " + nodePath + " unchanged to each one.",
+			"Restart every kube-apiserver so it reads the config (the kubelet restarts the static pod when its manifest changes; after a change to the config alone, restart it yourself" + reloadHint(o) + ").",
+			"Snapshots and backups taken before the rewrite still hold values stored with " + strings.Join(r.RetiredKeys, ", ") + ": keep the key somewhere safe as long as you keep them, or destroy them (a leaked key: take a new snapshot, then destroy the older ones).",
+		}
 	}
 	var steps []string
 	if r.Key.IsZero() {
@@ -339,7 +366,7 @@ func remainingSteps(r *Result, o Options, nodePath string) []string {
 		"Check with `etcd-harden encryption status` that no value is left in plaintext or under an old key.",
 	)
 	if len(r.OldKeys) > 0 {
-		steps = append(steps, "Then remove the old keys ("+strings.Join(r.OldKeys, ", ")+") from the config on every node and restart every kube-apiserver again.")
+		steps = append(steps, "Then remove the old keys ("+strings.Join(r.OldKeys, ", ")+") from the config on every node (`etcd-harden plan --retire-key NAME`, or encryption.retireKeys in the wizard, does it once a scan of etcd finds no value stored with it) and restart every kube-apiserver again.")
 	}
 	if r.Provider == AESGCM {
 		steps = append(steps, "aesgcm: rotate the key before 200,000 writes (run this step again with rotation), preferably from an automated job.")

@@ -42,6 +42,11 @@ type Options struct {
 	// keys it does not count are left out. nil, or an error, means etcd was not reached:
 	// every key found is kept.
 	ScanEtcd func(resources []string) (*StatusReport, error)
+	// RetireKeys are keys to remove from the config kube-apiserver reads, by id
+	// ("aescbc:key-2023") or by name ("key-2023"). A key is removed only once ScanEtcd
+	// shows no value stored with it, and never the key an entry writes with; otherwise
+	// Apply refuses (ErrKeyInUse), saying how many values still use it and what to run.
+	RetireKeys []string
 
 	// taken are key ids ("secretbox:key-1") other configs of the node use: a new key
 	// must not reuse one of their names.
@@ -56,6 +61,7 @@ const (
 	ActionNew     Action = "new"     // no config yet: a new one
 	ActionRotated Action = "rotated" // a new key first, the old ones kept for reads
 	ActionKept    Action = "kept"    // the config already encrypts: nothing to change
+	ActionRetired Action = "retired" // old keys no value uses are removed, nothing else changes
 )
 
 func (o Options) withDefaults() (Options, error) {

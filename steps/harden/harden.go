@@ -29,6 +29,9 @@ type Options struct {
 	Rotate     bool
 	AutoReload bool
 	KMS        encryption.KMSOptions
+	// RetireKeys are old keys to remove from the encryption config once a scan of etcd
+	// shows no value stored with them (encryption.Options.RetireKeys).
+	RetireKeys []string
 	// Certs is CertsAuto when empty.
 	Certs CertsMode
 	// KeyType, NodeName and AdvertiseIP tune generated certificates (see certs.GenOptions).
@@ -121,7 +124,7 @@ func PlanEncryption(p *plan.Plan, s *discover.State, o Options) (*encryption.Res
 	return encryption.Apply(p, s, encryption.Options{
 		Provider: o.Provider, Resources: o.Resources, KeyName: o.KeyName, KMS: o.KMS,
 		Rotate: o.Rotate, AutomaticReload: o.AutoReload, Now: o.Now, Rand: o.Rand,
-		PlanDir: o.PlanDir, ScanEtcd: o.ScanEtcd,
+		PlanDir: o.PlanDir, ScanEtcd: o.ScanEtcd, RetireKeys: o.RetireKeys,
 	})
 }
 

@@ -96,9 +96,12 @@ func reviewEncryption(w writer, e *encryption.Result) {
 // reviewKeys says in words which key is new and which are kept, and from where: a
 // reviewer must see that no key in use is dropped.
 func reviewKeys(w writer, e *encryption.Result) {
-	if e.Key.IsZero() {
+	switch {
+	case e.Action == encryption.ActionRetired:
+		w("- New key: none; `%s:%s` keeps encrypting every new write\n", e.Provider, e.KeyName)
+	case e.Key.IsZero():
 		w("- New: none made here (the KMS plugin %s holds the key)\n", e.KeyName)
-	} else {
+	default:
 		w("- New key: `%s:%s`, first: it encrypts every new write\n", e.Provider, e.KeyName)
 	}
 	from := map[string]encryption.KeptKey{}
@@ -114,6 +117,9 @@ func reviewKeys(w writer, e *encryption.Result) {
 	}
 	if len(e.OldKeys) == 0 {
 		w("- Kept for reading: no old key (none was found in the node's encryption configs, backups or plan folder)\n")
+	}
+	for _, id := range e.RetiredKeys {
+		w("- Retired: `%s`, removed from the config: the scan of etcd found no value stored with it\n", id)
 	}
 	for _, k := range e.DroppedKeys {
 		w("- Not kept: `%s` from `%s` (%s): no value in etcd was written with it\n", k.ID, k.From, k.Where)

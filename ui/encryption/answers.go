@@ -23,6 +23,9 @@ const (
 	// KeyRotate is "true" to add a new key to an existing config, "false" to keep it;
 	// only asked when kube-apiserver already has a config.
 	KeyRotate = "encryption.rotate"
+	// KeyRetireKeys are old keys to remove from the config, comma-separated, by name or
+	// provider:name; each goes only once a scan of etcd shows no value stored with it.
+	KeyRetireKeys = "encryption.retireKeys"
 	// KeyAutoReload is "true" to add --encryption-provider-config-automatic-reload.
 	KeyAutoReload = "encryption.autoReload"
 	// KeyKMSName is the KMS v2 plugin's name (kms only).
@@ -33,7 +36,7 @@ const (
 
 // AnswerKeys lists every answer key of the step, in the order the questions come.
 var AnswerKeys = []string{KeyProvider, KeyKMSName, KeyKMSEndpoint, KeyResources, KeyCustom,
-	KeyKeyName, KeyRotate, KeyAutoReload}
+	KeyKeyName, KeyRotate, KeyRetireKeys, KeyAutoReload}
 
 // answers are the user's choices, bound to the form's fields.
 type answers struct {
@@ -42,6 +45,7 @@ type answers struct {
 	custom      string   // comma-separated extra resources
 	keyName     string
 	rotate      bool
+	retire      []string // keys to retire (answers file only)
 	autoReload  bool
 	kmsName     string
 	kmsEndpoint string
@@ -97,6 +101,8 @@ func (a *answers) set(k, v string) error {
 		a.keyName = strings.TrimSpace(v)
 	case KeyRotate:
 		a.rotate, err = parseBool(v)
+	case KeyRetireKeys:
+		a.retire, err = splitList(v), validRetireKeys(v)
 	case KeyAutoReload:
 		a.autoReload, err = parseBool(v)
 	case KeyKMSName:
@@ -122,6 +128,9 @@ func (a answers) record(m map[string]string) {
 	m[KeyResources] = strings.Join(a.resources, ",")
 	m[KeyCustom] = a.custom
 	m[KeyRotate] = strconv.FormatBool(a.rotate)
+	if len(a.retire) > 0 {
+		m[KeyRetireKeys] = strings.Join(a.retire, ",")
+	}
 	m[KeyAutoReload] = strconv.FormatBool(a.autoReload)
 	if a.provider == enc.KMS {
 		m[KeyKMSName], m[KeyKMSEndpoint] = a.kmsName, a.kmsEndpoint

@@ -25,3 +25,7 @@ func CheckKMSName(v string) error { return validKMSName(v) }
 
 // CheckKMSEndpoint checks an encryption.kmsEndpoint answer: unix:///path.
 func CheckKMSEndpoint(v string) error { return validEndpoint(v) }
+
+// CheckRetireKeys checks an encryption.retireKeys answer: key names or provider:name
+// ids, comma-separated, without spaces; may be empty.
+func CheckRetireKeys(v string) error { return validRetireKeys(v) }

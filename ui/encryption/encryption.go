@@ -248,7 +248,7 @@ func (p *Step) Keys() []key.Binding {
 func (p *Step) options(now time.Time) enc.Options {
 	o := enc.Options{
 		Provider: p.a.provider, Resources: p.a.allResources(), KeyName: p.a.keyName,
-		Rotate: p.a.rotate, AutomaticReload: p.a.autoReload, Now: now,
+		Rotate: p.a.rotate, RetireKeys: p.a.retire, AutomaticReload: p.a.autoReload, Now: now,
 	}
 	if p.inUse.scanned != nil {
 		o.ScanEtcd = p.inUse.scanFor

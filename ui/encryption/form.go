@@ -136,6 +136,15 @@ func validKeyName(v string) error {
 	return nil
 }
 
+func validRetireKeys(v string) error {
+	for _, k := range splitList(v) {
+		if strings.ContainsAny(k, " \t") || strings.HasPrefix(k, ":") || strings.HasSuffix(k, ":") {
+			return fmt.Errorf("%q: give a key's name (key-2023) or provider:name (aescbc:key-2023)", k)
+		}
+	}
+	return nil
+}
+
 func validResources(chosen []string, custom string) error {
 	extra := splitList(custom)
 	if len(chosen)+len(extra) == 0 {

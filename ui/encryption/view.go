@@ -87,6 +87,7 @@ var actionText = map[enc.Action]string{
 	enc.ActionNew:     "new config",
 	enc.ActionRotated: "rotate: the new key first, old keys kept for reads",
 	enc.ActionKept:    "keep: the config already encrypts; nothing to change",
+	enc.ActionRetired: "retire: old keys no value in etcd uses are removed; nothing else changes",
 }
 
 // resultFacts are what the plan does.
@@ -117,6 +118,9 @@ func (p *Step) resultFacts() []render.Fact {
 	if len(r.OldKeys) > 0 {
 		facts = append(facts, render.Fact{Key: "old keys, kept for reads", Value: strings.Join(r.OldKeys, ", ")})
 	}
+	if len(r.RetiredKeys) > 0 {
+		facts = append(facts, render.Fact{Key: "retired keys (no value uses them)", Value: strings.Join(r.RetiredKeys, ", ")})
+	}
 	reload := "no"
 	if p.a.autoReload {
 		reload = "yes"
@@ -133,7 +137,7 @@ func (p *Step) configDiff() *render.DiffFile {
 	}
 	rel := p.configRel
 	old, from := "", "/dev/null"
-	if p.hasConfig() && r.Action == enc.ActionRotated {
+	if p.hasConfig() && (r.Action == enc.ActionRotated || r.Action == enc.ActionRetired) {
 		old, from = p.cur.Config.MaskedYAML(""), "a/"+rel
 	}
 	// Context covering the whole file: the user reviews the config, not just the change.
