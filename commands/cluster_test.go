@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -326,16 +328,25 @@ func TestPlanBundleRefusals(t *testing.T) {
 
 // TestWizardOnClusterNode runs the plain wizard on node-1 of a three-member lab: its
 // apply does phase 1 only, saves the cluster plan with the bundle, and the summary shows
-// the rollout table and where to go next; node-2 then plans with that bundle.
+// the rollout table and where to go next; node-2 then plans with that bundle, the wizard
+// on node-3 without it is refused, and the wizard on node-2 given it at the cluster
+// question (cluster.bundle) plans node-2 with node-1's CA and encryption config and
+// applies phase 1 there.
 func TestWizardOnClusterNode(t *testing.T) {
 	c := clitest.StartCluster(t, 3)
 	nodes := c.Nodes()
-	answers := filepath.Join(t.TempDir(), "answers.yaml")
-	if err := os.WriteFile(answers, []byte("encryption.provider: secretbox\nencryption.resources: [secrets]\nencryption.custom: \"\"\nencryption.keyName: key-lab\n"+
-		"encryption.rotate: false\nencryption.autoReload: false\ncerts.mode: auto\ncerts.keyType: ecdsa-p256\ncerts.nodeName: node-1\n"+
-		"certs.advertiseIP: 127.0.0.11\nreview.action: apply\nbackup.skip: true\n"), 0o600); err != nil {
-		t.Fatal(err)
+	writeAnswers := func(bundle string, node int) string {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "answers.yaml")
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("cluster.bundle: %q\n", bundle)+
+			"encryption.provider: secretbox\nencryption.resources: [secrets]\nencryption.custom: \"\"\nencryption.keyName: key-lab\n"+
+			fmt.Sprintf("encryption.rotate: false\nencryption.autoReload: false\ncerts.mode: auto\ncerts.keyType: ecdsa-p256\ncerts.nodeName: node-%d\n", node)+
+			fmt.Sprintf("certs.advertiseIP: 127.0.0.1%d\nreview.action: apply\nbackup.skip: true\n", node)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
+	answers := writeAnswers("", 1)
 	out, errOut, err := execute(t, "--root", nodes[0].Root(), "--plain", "--answers", answers, "--yes")
 	if err != nil {
 		t.Fatalf("wizard on node-1: %v\n%s%s", err, out, errOut)
@@ -354,6 +365,70 @@ func TestWizardOnClusterNode(t *testing.T) {
 	plan2 := filepath.Join(t.TempDir(), "plan")
 	if out, errOut, err := execute(t, "plan", "--root", nodes[1].Root(), "--bundle", bundle, "--out", plan2); err != nil {
 		t.Fatalf("plan on node-2 with the wizard's bundle: %v\n%s%s", err, out, errOut)
+	}
+
+	// node-1 serves TLS now: the wizard on node-3 without a bundle is refused, nothing
+	// changed there.
+	manifest3 := filepath.Join(nodes[2].Root(), filepath.FromSlash(lab.EtcdManifest))
+	before3, err := os.ReadFile(manifest3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = execute(t, "--root", nodes[2].Root(), "--plain", "--answers", writeAnswers("", 3), "--yes")
+	if err == nil || !strings.Contains(err.Error()+out, "another member already serves TLS (node-1, phase 1 (https for clients beside http)) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: cluster.bundle)") {
+		t.Errorf("the wizard on node-3 without the bundle: %v\n%s", err, out)
+	}
+	if after3, _ := os.ReadFile(manifest3); !bytes.Equal(after3, before3) {
+		t.Errorf("the refused wizard changed node-3's etcd.yaml")
+	}
+
+	// The wizard on node-2 with node-1's bundle (the cluster question): its certificates
+	// come from node-1's CA, its encryption config is node-1's, and its apply does phase 1.
+	out, errOut, err = execute(t, "--root", nodes[1].Root(), "--plain", "--answers", writeAnswers(bundle, 2), "--yes")
+	if err != nil {
+		t.Fatalf("wizard on node-2 with the bundle: %v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{
+		"cluster bundle: " + bundle + " (the first node's etcd CA and encryption config)",
+		"node-1   1 (https for clients beside http)    up",
+		"node-2   1 (https for clients beside http)    up (this node)",
+		"node-3   0 (http)                             up",
+		"Next: phase 1 done on node-2; run the same `etcd-harden apply --plan` on node-3",
+		"This node's plan uses the bundle in " + bundle,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the wizard on node-2 has no %q:\n%s", want, out)
+		}
+	}
+	cp, err := harden.ReadCluster(filepath.Dir(bundle))
+	if err != nil || cp == nil {
+		t.Fatalf("node-1's cluster plan: %+v, %v", cp, err)
+	}
+	conf1, err1 := os.ReadFile(filepath.Join(nodes[0].Root(), cp.EncryptionConfig))
+	conf2, err2 := os.ReadFile(filepath.Join(nodes[1].Root(), cp.EncryptionConfig))
+	if err1 != nil || err2 != nil || !bytes.Equal(conf1, conf2) {
+		t.Errorf("node-2's encryption config is not node-1's: %v, %v", err1, err2)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(bundle, harden.BundleCACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverPEM, err := os.ReadFile(filepath.Join(nodes[1].Root(), "etc/kubernetes/pki/etcd/server.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	block, _ := pem.Decode(serverPEM)
+	if block == nil {
+		t.Fatal("node-2's server.crt holds no PEM block")
+	}
+	crt, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crt.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil || crt.Subject.CommonName != "node-2" {
+		t.Errorf("node-2's server certificate (CN %s) is not signed by node-1's CA: %v", crt.Subject.CommonName, err)
 	}
 }
 

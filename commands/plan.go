@@ -142,7 +142,7 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 	o.ScanEtcd = encryption.Scanner(ctx, func() (etcdconn.Conn, error) { return etcdconn.Resolve(g.etcd, s) })
 	if f.bundle != "" {
 		if o.Bundle, err = harden.ReadBundle(f.bundle); err != nil {
-			return &usageError{err}
+			return &usageError{fmt.Errorf("--bundle %w", err)}
 		}
 	}
 	members, err := observeCluster(ctx, g, s, f.bundle != "")

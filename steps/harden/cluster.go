@@ -43,7 +43,7 @@ type Bundle struct {
 var ErrNotBundle = errors.New("not a cluster bundle")
 
 // ReadBundle reads the bundle in dir (the bundle/ folder of the first node's plan, or
-// that plan folder itself).
+// that plan folder itself). Its errors name dir; callers say which flag or answer gave it.
 func ReadBundle(dir string) (*Bundle, error) {
 	if _, err := os.Stat(filepath.Join(dir, BundleDir, BundleCACert)); err == nil {
 		dir = filepath.Join(dir, BundleDir)
@@ -55,18 +55,18 @@ func ReadBundle(dir string) (*Bundle, error) {
 	}{{BundleCACert, &b.CACert}, {BundleCAKey, &b.CAKey}, {BundleConfig, &b.EncryptionConfig}} {
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.rel)))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("--bundle %s has no %s: give the %s/ folder that `etcd-harden plan` wrote on the first node, copied whole (with secrets/): %w", dir, f.rel, BundleDir, ErrNotBundle)
+			return nil, fmt.Errorf("%s has no %s: give the %s/ folder that `etcd-harden plan` wrote on the first node, copied whole (with secrets/): %w", dir, f.rel, BundleDir, ErrNotBundle)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--bundle %s: %w", dir, err)
+			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		*f.to = data
 	}
 	if _, err := certs.ParseCerts(b.CACert); err != nil {
-		return nil, fmt.Errorf("--bundle %s: %s is not a certificate (%v): %w", dir, BundleCACert, err, ErrNotBundle)
+		return nil, fmt.Errorf("%s: %s is not a certificate (%v): %w", dir, BundleCACert, err, ErrNotBundle)
 	}
 	if _, err := certs.ParseKey(b.CAKey); err != nil {
-		return nil, fmt.Errorf("--bundle %s: %s is not a private key (%v): %w", dir, BundleCAKey, err, ErrNotBundle)
+		return nil, fmt.Errorf("%s: %s is not a private key (%v): %w", dir, BundleCAKey, err, ErrNotBundle)
 	}
 	return b, nil
 }
