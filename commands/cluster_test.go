@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -290,6 +292,129 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 	}
 	t.Logf("rollout of 3 members: %s; %d writes acknowledged, %d failed tries, longest gap between acknowledged writes %s",
 		elapsed.Round(100*time.Millisecond), len(w.acked), w.failed, w.longest.Round(10*time.Millisecond))
+	checkPeerCannotJoin(t, cli, w.tlsConfig(), filepath.Join(nodes[0].Root(), "etc/kubernetes/pki/etcd/ca.crt"))
+}
+
+// checkPeerCannotJoin tries a real join once the cluster is done: the member is added
+// with an http peer URL on 127.0.0.14 (MemberAdd), and a real etcd (this binary's, as
+// the lab runs its members) is started there with no peer certificate; it trusts the
+// cluster's CA (caFile), so what stops it is the certificate it lacks. It must never
+// join: the member stays unstarted in the member list. Then the member is removed, the
+// process stopped, and the three members are healthy, with a leader.
+func checkPeerCannotJoin(t *testing.T, cli *clientv3.Client, tc *tls.Config, caFile string) {
+	t.Helper()
+	port := func() int {
+		l, err := net.Listen("tcp", "127.0.0.14:0")
+		if err != nil {
+			t.Fatalf("a port on 127.0.0.14: %v", err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	peerURL, clientURL := fmt.Sprintf("http://127.0.0.14:%d", port()), fmt.Sprintf("http://127.0.0.14:%d", port())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// etcd refuses a member change until every member has been connected for a few
+	// seconds (its strict reconfig check); the last restart was just now.
+	var added *clientv3.MemberAddResponse
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		if added, err = cli.MemberAdd(ctx, []string{peerURL}); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("member add %s: %v", peerURL, err)
+	}
+	id := added.Member.ID
+	removed := false
+	remove := func() {
+		if !removed {
+			if _, err := cli.MemberRemove(ctx, id); err != nil {
+				t.Errorf("member remove %x: %v", id, err)
+			}
+			removed = true
+		}
+	}
+	defer remove()
+	var initial []string
+	for _, m := range added.Members {
+		name := m.Name
+		if m.ID == id {
+			name = "node-4"
+		}
+		for _, u := range m.PeerURLs {
+			initial = append(initial, name+"="+u)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "etcd-harden") // TestMain runs it as etcd-harden
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, lab.EtcdSubcommand, "--", "--name=node-4", "--data-dir="+filepath.Join(t.TempDir(), "data"),
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--listen-client-urls="+clientURL, "--advertise-client-urls="+clientURL,
+		"--initial-cluster="+strings.Join(initial, ","), "--initial-cluster-state=existing", "--peer-trusted-ca-file="+caFile)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var exitErr error
+	stopped := false
+	select {
+	case exitErr = <-exited:
+		stopped = true
+	case <-time.After(15 * time.Second):
+	}
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range list.Members {
+		if m.ID == id && (m.Name != "" || len(m.ClientURLs) > 0) {
+			t.Errorf("a peer without a certificate joined: member %x is started as %q (client URLs %v)", id, m.Name, m.ClientURLs)
+		}
+	}
+	if !stopped {
+		_ = cmd.Process.Kill()
+		exitErr = <-exited
+	}
+	remove()
+	var cause string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "\"level\":\"fatal\"") || strings.Contains(line, "certificate") || strings.Contains(line, "could not retrieve cluster information") {
+			cause = line
+			break
+		}
+	}
+	t.Logf("a peer without a certificate tried to join over %s: exited on its own %v (%v); etcd said: %.400s", peerURL, stopped, exitErr, cause)
+	if !strings.Contains(cause, "certificate required") && !strings.Contains(cause, "bad certificate") {
+		t.Errorf("the refused peer's log does not say that a member asked for its certificate; it says:\n%s", log.String())
+	}
+	// Quorum intact: the three members answer and follow one leader.
+	var facts *cluster.Facts
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var eps []string
+		for _, m := range list.Members {
+			if m.ID != id {
+				eps = append(eps, m.ClientURLs...)
+			}
+		}
+		facts, err = cluster.Observe(ctx, cluster.Access{Endpoints: eps, TLS: tc})
+		if err == nil && len(facts.Members) == 3 && facts.Problem() == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the refused join the cluster is not healthy: %v, %+v", err, facts)
+		}
+	}
 }
 
 // TestPlanBundleRefusals: a --bundle folder that is not a bundle, and a bundle on a
