@@ -175,6 +175,13 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 	if !bytes.Contains(review, []byte("scp -rp bundle/")) || !bytes.Contains(review, []byte("Never commit `bundle/secrets/`")) {
 		t.Errorf("REVIEW.md does not say how to carry the bundle and what not to commit:\n%s", review)
 	}
+	// The rollout table is the cluster as observed when the plan was written, and says when.
+	for _, want := range []string{"| node-1 | 0 (http) | up (this node, planned here) |", "| node-2 | 0 (http) | up |", "| node-3 | 0 (http) | up |",
+		"As etcd showed the cluster at " + time.Now().UTC().Format("2006-01-02 "), "when this plan was written"} {
+		if !bytes.Contains(review, []byte(want)) {
+			t.Errorf("REVIEW.md's rollout table has no %q:\n%s", want, review)
+		}
+	}
 
 	done := false
 	var log []string
@@ -490,6 +497,13 @@ func TestWizardOnClusterNode(t *testing.T) {
 	plan2 := filepath.Join(t.TempDir(), "plan")
 	if out, errOut, err := execute(t, "plan", "--root", nodes[1].Root(), "--bundle", bundle, "--out", plan2); err != nil {
 		t.Fatalf("plan on node-2 with the wizard's bundle: %v\n%s%s", err, out, errOut)
+	}
+	// Its REVIEW.md shows node-1 at phase 1, as etcd showed it.
+	review2, _ := os.ReadFile(filepath.Join(plan2, harden.ReviewFile))
+	for _, want := range []string{"| node-1 | 1 (https for clients beside http) | up |", "| node-2 | 0 (http) | up (this node, planned here) |", "As etcd showed the cluster at "} {
+		if !bytes.Contains(review2, []byte(want)) {
+			t.Errorf("node-2's REVIEW.md has no %q:\n%s", want, review2)
+		}
 	}
 
 	// node-1 serves TLS now: the wizard on node-3 without a bundle is refused, nothing

@@ -157,6 +157,9 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 		if err := harden.AddCluster(r, members.node, members.names, members.endpoints, o.Bundle); err != nil {
 			return err
 		}
+		if r.Cluster != nil {
+			r.Cluster.Observed = members.facts
+		}
 	}
 	if r.Plan.Empty() {
 		fmt.Fprintf(out, "nothing to change: the node under %s is hardened as asked already; nothing written to %s\n", l.Root, f.out)

@@ -56,7 +56,13 @@ func addCluster(r *harden.Result, s *step.Session, f *cluster.Facts) error {
 	for _, m := range f.Members {
 		names, endpoints = append(names, m.Name), append(endpoints, m.ClientURLs...)
 	}
-	return harden.AddCluster(r, name, names, endpoints, s.Bundle)
+	if err := harden.AddCluster(r, name, names, endpoints, s.Bundle); err != nil {
+		return err
+	}
+	if r.Cluster != nil {
+		r.Cluster.Observed = f
+	}
+	return nil
 }
 
 // clusterPlanDir is where the wizard's apply on a cluster node keeps the plan it applies
