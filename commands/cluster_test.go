@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -171,6 +175,13 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 	if !bytes.Contains(review, []byte("scp -rp bundle/")) || !bytes.Contains(review, []byte("Never commit `bundle/secrets/`")) {
 		t.Errorf("REVIEW.md does not say how to carry the bundle and what not to commit:\n%s", review)
 	}
+	// The rollout table is the cluster as observed when the plan was written, and says when.
+	for _, want := range []string{"| node-1 | 0 (http) | up (this node, planned here) |", "| node-2 | 0 (http) | up |", "| node-3 | 0 (http) | up |",
+		"As etcd showed the cluster at " + time.Now().UTC().Format("2006-01-02 "), "when this plan was written"} {
+		if !bytes.Contains(review, []byte(want)) {
+			t.Errorf("REVIEW.md's rollout table has no %q:\n%s", want, review)
+		}
+	}
 
 	done := false
 	var log []string
@@ -288,6 +299,129 @@ func TestClusterRolloutWithWritesFlowing(t *testing.T) {
 	}
 	t.Logf("rollout of 3 members: %s; %d writes acknowledged, %d failed tries, longest gap between acknowledged writes %s",
 		elapsed.Round(100*time.Millisecond), len(w.acked), w.failed, w.longest.Round(10*time.Millisecond))
+	checkPeerCannotJoin(t, cli, w.tlsConfig(), filepath.Join(nodes[0].Root(), "etc/kubernetes/pki/etcd/ca.crt"))
+}
+
+// checkPeerCannotJoin tries a real join once the cluster is done: the member is added
+// with an http peer URL on 127.0.0.14 (MemberAdd), and a real etcd (this binary's, as
+// the lab runs its members) is started there with no peer certificate; it trusts the
+// cluster's CA (caFile), so what stops it is the certificate it lacks. It must never
+// join: the member stays unstarted in the member list. Then the member is removed, the
+// process stopped, and the three members are healthy, with a leader.
+func checkPeerCannotJoin(t *testing.T, cli *clientv3.Client, tc *tls.Config, caFile string) {
+	t.Helper()
+	port := func() int {
+		l, err := net.Listen("tcp", "127.0.0.14:0")
+		if err != nil {
+			t.Fatalf("a port on 127.0.0.14: %v", err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	peerURL, clientURL := fmt.Sprintf("http://127.0.0.14:%d", port()), fmt.Sprintf("http://127.0.0.14:%d", port())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// etcd refuses a member change until every member has been connected for a few
+	// seconds (its strict reconfig check); the last restart was just now.
+	var added *clientv3.MemberAddResponse
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		if added, err = cli.MemberAdd(ctx, []string{peerURL}); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("member add %s: %v", peerURL, err)
+	}
+	id := added.Member.ID
+	removed := false
+	remove := func() {
+		if !removed {
+			if _, err := cli.MemberRemove(ctx, id); err != nil {
+				t.Errorf("member remove %x: %v", id, err)
+			}
+			removed = true
+		}
+	}
+	defer remove()
+	var initial []string
+	for _, m := range added.Members {
+		name := m.Name
+		if m.ID == id {
+			name = "node-4"
+		}
+		for _, u := range m.PeerURLs {
+			initial = append(initial, name+"="+u)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "etcd-harden") // TestMain runs it as etcd-harden
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	cmd := exec.Command(bin, lab.EtcdSubcommand, "--", "--name=node-4", "--data-dir="+filepath.Join(t.TempDir(), "data"),
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--listen-client-urls="+clientURL, "--advertise-client-urls="+clientURL,
+		"--initial-cluster="+strings.Join(initial, ","), "--initial-cluster-state=existing", "--peer-trusted-ca-file="+caFile)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var exitErr error
+	stopped := false
+	select {
+	case exitErr = <-exited:
+		stopped = true
+	case <-time.After(15 * time.Second):
+	}
+	list, err := cli.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range list.Members {
+		if m.ID == id && (m.Name != "" || len(m.ClientURLs) > 0) {
+			t.Errorf("a peer without a certificate joined: member %x is started as %q (client URLs %v)", id, m.Name, m.ClientURLs)
+		}
+	}
+	if !stopped {
+		_ = cmd.Process.Kill()
+		exitErr = <-exited
+	}
+	remove()
+	var cause string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "\"level\":\"fatal\"") || strings.Contains(line, "certificate") || strings.Contains(line, "could not retrieve cluster information") {
+			cause = line
+			break
+		}
+	}
+	t.Logf("a peer without a certificate tried to join over %s: exited on its own %v (%v); etcd said: %.400s", peerURL, stopped, exitErr, cause)
+	if !strings.Contains(cause, "certificate required") && !strings.Contains(cause, "bad certificate") {
+		t.Errorf("the refused peer's log does not say that a member asked for its certificate; it says:\n%s", log.String())
+	}
+	// Quorum intact: the three members answer and follow one leader.
+	var facts *cluster.Facts
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var eps []string
+		for _, m := range list.Members {
+			if m.ID != id {
+				eps = append(eps, m.ClientURLs...)
+			}
+		}
+		facts, err = cluster.Observe(ctx, cluster.Access{Endpoints: eps, TLS: tc})
+		if err == nil && len(facts.Members) == 3 && facts.Problem() == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the refused join the cluster is not healthy: %v, %+v", err, facts)
+		}
+	}
 }
 
 // TestPlanBundleRefusals: a --bundle folder that is not a bundle, and a bundle on a
@@ -326,16 +460,25 @@ func TestPlanBundleRefusals(t *testing.T) {
 
 // TestWizardOnClusterNode runs the plain wizard on node-1 of a three-member lab: its
 // apply does phase 1 only, saves the cluster plan with the bundle, and the summary shows
-// the rollout table and where to go next; node-2 then plans with that bundle.
+// the rollout table and where to go next; node-2 then plans with that bundle, the wizard
+// on node-3 without it is refused, and the wizard on node-2 given it at the cluster
+// question (cluster.bundle) plans node-2 with node-1's CA and encryption config and
+// applies phase 1 there.
 func TestWizardOnClusterNode(t *testing.T) {
 	c := clitest.StartCluster(t, 3)
 	nodes := c.Nodes()
-	answers := filepath.Join(t.TempDir(), "answers.yaml")
-	if err := os.WriteFile(answers, []byte("encryption.provider: secretbox\nencryption.resources: [secrets]\nencryption.custom: \"\"\nencryption.keyName: key-lab\n"+
-		"encryption.rotate: false\nencryption.autoReload: false\ncerts.mode: auto\ncerts.keyType: ecdsa-p256\ncerts.nodeName: node-1\n"+
-		"certs.advertiseIP: 127.0.0.11\nreview.action: apply\nbackup.skip: true\n"), 0o600); err != nil {
-		t.Fatal(err)
+	writeAnswers := func(bundle string, node int) string {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "answers.yaml")
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("cluster.bundle: %q\n", bundle)+
+			"encryption.provider: secretbox\nencryption.resources: [secrets]\nencryption.custom: \"\"\nencryption.keyName: key-lab\n"+
+			fmt.Sprintf("encryption.rotate: false\nencryption.autoReload: false\ncerts.mode: auto\ncerts.keyType: ecdsa-p256\ncerts.nodeName: node-%d\n", node)+
+			fmt.Sprintf("certs.advertiseIP: 127.0.0.1%d\nreview.action: apply\nbackup.skip: true\n", node)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
+	answers := writeAnswers("", 1)
 	out, errOut, err := execute(t, "--root", nodes[0].Root(), "--plain", "--answers", answers, "--yes")
 	if err != nil {
 		t.Fatalf("wizard on node-1: %v\n%s%s", err, out, errOut)
@@ -354,6 +497,77 @@ func TestWizardOnClusterNode(t *testing.T) {
 	plan2 := filepath.Join(t.TempDir(), "plan")
 	if out, errOut, err := execute(t, "plan", "--root", nodes[1].Root(), "--bundle", bundle, "--out", plan2); err != nil {
 		t.Fatalf("plan on node-2 with the wizard's bundle: %v\n%s%s", err, out, errOut)
+	}
+	// Its REVIEW.md shows node-1 at phase 1, as etcd showed it.
+	review2, _ := os.ReadFile(filepath.Join(plan2, harden.ReviewFile))
+	for _, want := range []string{"| node-1 | 1 (https for clients beside http) | up |", "| node-2 | 0 (http) | up (this node, planned here) |", "As etcd showed the cluster at "} {
+		if !bytes.Contains(review2, []byte(want)) {
+			t.Errorf("node-2's REVIEW.md has no %q:\n%s", want, review2)
+		}
+	}
+
+	// node-1 serves TLS now: the wizard on node-3 without a bundle is refused, nothing
+	// changed there.
+	manifest3 := filepath.Join(nodes[2].Root(), filepath.FromSlash(lab.EtcdManifest))
+	before3, err := os.ReadFile(manifest3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = execute(t, "--root", nodes[2].Root(), "--plain", "--answers", writeAnswers("", 3), "--yes")
+	if err == nil || !strings.Contains(err.Error()+out, "another member already serves TLS (node-1, phase 1 (https for clients beside http)) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: cluster.bundle)") {
+		t.Errorf("the wizard on node-3 without the bundle: %v\n%s", err, out)
+	}
+	if after3, _ := os.ReadFile(manifest3); !bytes.Equal(after3, before3) {
+		t.Errorf("the refused wizard changed node-3's etcd.yaml")
+	}
+
+	// The wizard on node-2 with node-1's bundle (the cluster question): its certificates
+	// come from node-1's CA, its encryption config is node-1's, and its apply does phase 1.
+	out, errOut, err = execute(t, "--root", nodes[1].Root(), "--plain", "--answers", writeAnswers(bundle, 2), "--yes")
+	if err != nil {
+		t.Fatalf("wizard on node-2 with the bundle: %v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{
+		"cluster bundle: " + bundle + " (the first node's etcd CA and encryption config)",
+		"node-1   1 (https for clients beside http)    up",
+		"node-2   1 (https for clients beside http)    up (this node)",
+		"node-3   0 (http)                             up",
+		"Next: phase 1 done on node-2; run the same `etcd-harden apply --plan` on node-3",
+		"This node's plan uses the bundle in " + bundle,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the wizard on node-2 has no %q:\n%s", want, out)
+		}
+	}
+	cp, err := harden.ReadCluster(filepath.Dir(bundle))
+	if err != nil || cp == nil {
+		t.Fatalf("node-1's cluster plan: %+v, %v", cp, err)
+	}
+	conf1, err1 := os.ReadFile(filepath.Join(nodes[0].Root(), cp.EncryptionConfig))
+	conf2, err2 := os.ReadFile(filepath.Join(nodes[1].Root(), cp.EncryptionConfig))
+	if err1 != nil || err2 != nil || !bytes.Equal(conf1, conf2) {
+		t.Errorf("node-2's encryption config is not node-1's: %v, %v", err1, err2)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(bundle, harden.BundleCACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverPEM, err := os.ReadFile(filepath.Join(nodes[1].Root(), "etc/kubernetes/pki/etcd/server.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	block, _ := pem.Decode(serverPEM)
+	if block == nil {
+		t.Fatal("node-2's server.crt holds no PEM block")
+	}
+	crt, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crt.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil || crt.Subject.CommonName != "node-2" {
+		t.Errorf("node-2's server certificate (CN %s) is not signed by node-1's CA: %v", crt.Subject.CommonName, err)
 	}
 }
 

@@ -78,8 +78,8 @@ func runClusterLab(ctx context.Context, g *globalOptions, opts lab.Options, f cl
 	fmt.Fprintf(errOut, "lab: cluster root %s (%d nodes)\nlab: %d Secrets seeded\n", c.Root(), f.members, c.Seeded().Secrets)
 	printClusterEnv(errOut, c, "now")
 	fmt.Fprintln(errOut, "lab: or from another shell: eval \"$(etcd-harden lab env --dir "+shellQuote(c.Root())+")\"")
-	fmt.Fprintf(errOut, "lab: the wizard runs on %s; harden the other nodes from another shell, e.g. etcd-harden plan --root %s --bundle <node-1's plan>/bundle --out DIR\n",
-		f.node, shellQuote(filepath.Join(c.Root(), "node-2")))
+	fmt.Fprintf(errOut, "lab: the wizard runs on %s; harden the other nodes from another shell, e.g. etcd-harden --root %s (give node-1's bundle at the cluster question), or etcd-harden plan --root %s --bundle <node-1's plan>/bundle --out DIR\n",
+		f.node, shellQuote(filepath.Join(c.Root(), "node-2")), shellQuote(filepath.Join(c.Root(), "node-2")))
 	g.root = node.Root()
 	if err := g.resolve(); err != nil {
 		return err

@@ -156,7 +156,7 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 	o.ScanEtcd = encryption.Scanner(ctx, func() (etcdconn.Conn, error) { return etcdconn.Resolve(g.etcd, s) })
 	if f.bundle != "" {
 		if o.Bundle, err = harden.ReadBundle(f.bundle); err != nil {
-			return &usageError{err}
+			return &usageError{fmt.Errorf("--bundle %w", err)}
 		}
 	}
 	members, err := observeCluster(ctx, g, s, f.bundle != "")
@@ -170,6 +170,9 @@ func runPlan(ctx context.Context, out io.Writer, g *globalOptions, f planFlags, 
 	if members != nil {
 		if err := harden.AddCluster(r, members.node, members.names, members.endpoints, o.Bundle); err != nil {
 			return err
+		}
+		if r.Cluster != nil {
+			r.Cluster.Observed = members.facts
 		}
 	}
 	if r.Plan.Empty() {

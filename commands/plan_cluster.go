@@ -14,6 +14,7 @@ import (
 type clusterMembers struct {
 	node             string
 	names, endpoints []string
+	facts            *cluster.Facts // as observed, for REVIEW.md
 }
 
 // observeCluster reads the member list through the node's etcd. It returns nil for a
@@ -49,7 +50,7 @@ func observeCluster(ctx context.Context, g *globalOptions, s *discover.State, bu
 		}
 	}
 	name, _ := s.Etcd.Flag("name")
-	m := &clusterMembers{node: name}
+	m := &clusterMembers{node: name, facts: facts}
 	for _, mb := range facts.Members {
 		m.names = append(m.names, mb.Name)
 		m.endpoints = append(m.endpoints, mb.ClientURLs...)

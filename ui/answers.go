@@ -19,13 +19,14 @@ import (
 	"github.com/etcd-harden/etcd-harden/ui/backup"
 	uicerts "github.com/etcd-harden/etcd-harden/ui/certs"
 	uienc "github.com/etcd-harden/etcd-harden/ui/encryption"
+	"github.com/etcd-harden/etcd-harden/ui/preflight"
 	"github.com/etcd-harden/etcd-harden/ui/review"
 	"github.com/etcd-harden/etcd-harden/ui/summary"
 )
 
 // AnswerKeys lists every prompt's key, in the order the wizard asks, for --answers.
 func AnswerKeys() []string {
-	keys := slices.Concat(uienc.AnswerKeys, uicerts.AnswerKeys)
+	keys := slices.Concat(preflight.AnswerKeys, uienc.AnswerKeys, uicerts.AnswerKeys)
 	keys = append(keys, review.AnswerAction, review.AnswerDir)
 	keys = append(keys, backup.AnswerKeys...)
 	return append(keys, summary.AnswerRewrite)
@@ -43,6 +44,8 @@ type answerRule struct {
 // file is read, before anything runs. The rules are the steps' own.
 func answerRules() map[string]answerRule {
 	r := map[string]answerRule{
+		preflight.KeyBundle: {read: check(preflight.CheckBundle)}, // empty on the first node
+
 		uienc.KeyProvider:    {read: oneOf(names(encryption.Choices())...)},
 		uienc.KeyKMSName:     {read: check(orEmpty(uienc.CheckKMSName))}, // empty unless kms
 		uienc.KeyKMSEndpoint: {read: check(orEmpty(uienc.CheckKMSEndpoint))},

@@ -46,6 +46,8 @@ func TestLoadAnswers(t *testing.T) {
 // refusal names the key, the value and what it takes.
 func TestAnswersRefused(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
+		{"cluster.bundle: /nonexistent/bundle", `cluster.bundle "/nonexistent/bundle": /nonexistent/bundle has no ca.crt: give the bundle/ folder that ` + "`etcd-harden plan`" + ` wrote on the first node, copied whole (with secrets/)`},
+		{"cluster.bundle: [a, b]", `cluster.bundle "- a\n- b": want one value, not a list`},
 		{"backup.keep: seven", `backup.keep "seven": give a whole number from 1 to 1000`},
 		{"backup.keep: 0", `backup.keep "0": give a whole number from 1 to 1000`},
 		{"backup.keep: -3", `backup.keep "-3": give a whole number from 1 to 1000`},

@@ -11,6 +11,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/phased"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
+	"github.com/etcd-harden/etcd-harden/ui/preflight"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
 
@@ -35,16 +36,19 @@ func clusterMembers(ctx context.Context, s *step.Session) *cluster.Facts {
 	return f
 }
 
-// errBundleNeeded: the wizard makes the first node's plan only; the others take its
-// bundle through `etcd-harden plan --bundle`.
+// errBundleNeeded: once a member serves TLS the cluster has its etcd CA; every other
+// node's plan must take it from the first node's bundle (preflight's cluster question).
 var errBundleNeeded = errors.New("another member already serves TLS")
 
-// addCluster makes r the first node's cluster plan: the phase manifests and the bundle.
+// addCluster makes r this node's cluster plan: the phase manifests and, on the first
+// node (no bundle in the session), the bundle for the others.
 func addCluster(r *harden.Result, s *step.Session, f *cluster.Facts) error {
-	for _, m := range f.Members {
-		if m.Phase() > cluster.PhaseHTTP {
-			return fmt.Errorf("%w (%s, phase %s): the wizard plans the first node of a cluster; plan this node with `etcd-harden plan --root %s --bundle <the first node's plan>/bundle --out DIR`, then `etcd-harden apply --plan DIR`",
-				errBundleNeeded, m.Name, m.Phase(), s.Layout.Root)
+	if s.Bundle == nil && f.MinPhase() < cluster.PhaseMutualTLS {
+		for _, m := range f.Members {
+			if m.Phase() > cluster.PhaseHTTP {
+				return fmt.Errorf("%w (%s, phase %s) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: %s), or plan with `etcd-harden plan --root %s --bundle <the first node's plan>/bundle --out DIR`",
+					errBundleNeeded, m.Name, m.Phase(), preflight.KeyBundle, s.Layout.Root)
+			}
 		}
 	}
 	name, _ := s.State.Etcd.Flag("name")
@@ -52,7 +56,13 @@ func addCluster(r *harden.Result, s *step.Session, f *cluster.Facts) error {
 	for _, m := range f.Members {
 		names, endpoints = append(names, m.Name), append(endpoints, m.ClientURLs...)
 	}
-	return harden.AddCluster(r, name, names, endpoints, nil)
+	if err := harden.AddCluster(r, name, names, endpoints, s.Bundle); err != nil {
+		return err
+	}
+	if r.Cluster != nil {
+		r.Cluster.Observed = f
+	}
+	return nil
 }
 
 // clusterPlanDir is where the wizard's apply on a cluster node keeps the plan it applies
@@ -78,7 +88,11 @@ func applyCluster(ctx context.Context, s *step.Session, f *cluster.Facts, progre
 	if err := harden.WriteOut(dir, r, harden.WriteOptions{Replace: true}); err != nil {
 		return "", fmt.Errorf("save the cluster plan in %s: %w", dir, err)
 	}
-	progress(fmt.Sprintf("a cluster of %d members: the plan and the bundle for the other nodes are in %s", len(f.Members), dir))
+	if s.Bundle != nil {
+		progress(fmt.Sprintf("a cluster of %d members: this node's plan, with the bundle from %s, is in %s", len(f.Members), s.Bundle.Dir, dir))
+	} else {
+		progress(fmt.Sprintf("a cluster of %d members: the plan and the bundle for the other nodes are in %s", len(f.Members), dir))
+	}
 	p, err := harden.ReadChanges(dir, s.Layout.Root)
 	if err != nil {
 		return "", err

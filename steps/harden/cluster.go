@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/etcd-harden/etcd-harden/steps/certs"
+	"github.com/etcd-harden/etcd-harden/steps/cluster"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/phased"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
@@ -43,7 +44,7 @@ type Bundle struct {
 var ErrNotBundle = errors.New("not a cluster bundle")
 
 // ReadBundle reads the bundle in dir (the bundle/ folder of the first node's plan, or
-// that plan folder itself).
+// that plan folder itself). Its errors name dir; callers say which flag or answer gave it.
 func ReadBundle(dir string) (*Bundle, error) {
 	if _, err := os.Stat(filepath.Join(dir, BundleDir, BundleCACert)); err == nil {
 		dir = filepath.Join(dir, BundleDir)
@@ -55,18 +56,18 @@ func ReadBundle(dir string) (*Bundle, error) {
 	}{{BundleCACert, &b.CACert}, {BundleCAKey, &b.CAKey}, {BundleConfig, &b.EncryptionConfig}} {
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.rel)))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("--bundle %s has no %s: give the %s/ folder that `etcd-harden plan` wrote on the first node, copied whole (with secrets/): %w", dir, f.rel, BundleDir, ErrNotBundle)
+			return nil, fmt.Errorf("%s has no %s: give the %s/ folder that `etcd-harden plan` wrote on the first node, copied whole (with secrets/): %w", dir, f.rel, BundleDir, ErrNotBundle)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("--bundle %s: %w", dir, err)
+			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		*f.to = data
 	}
 	if _, err := certs.ParseCerts(b.CACert); err != nil {
-		return nil, fmt.Errorf("--bundle %s: %s is not a certificate (%v): %w", dir, BundleCACert, err, ErrNotBundle)
+		return nil, fmt.Errorf("%s: %s is not a certificate (%v): %w", dir, BundleCACert, err, ErrNotBundle)
 	}
 	if _, err := certs.ParseKey(b.CAKey); err != nil {
-		return nil, fmt.Errorf("--bundle %s: %s is not a private key (%v): %w", dir, BundleCAKey, err, ErrNotBundle)
+		return nil, fmt.Errorf("%s: %s is not a private key (%v): %w", dir, BundleCAKey, err, ErrNotBundle)
 	}
 	return b, nil
 }
@@ -116,6 +117,10 @@ type ClusterPlan struct {
 	EncryptionConfig string `json:"encryptionConfig,omitempty"`
 	// Bundle is the bundle folder the plan used; "" on the node that made it.
 	Bundle string `json:"bundle,omitempty"`
+	// Observed is the cluster as etcd showed it when the plan was written (each
+	// member's phase and health, and when); nil when it was not read. Apply reads the
+	// phases again: this is for REVIEW.md.
+	Observed *cluster.Facts `json:"observed,omitempty"`
 }
 
 const clusterFormat = "etcd-harden-cluster-plan"
@@ -258,6 +263,44 @@ func ReadChanges(dir, root string) (*plan.Plan, error) {
 	return p, nil
 }
 
+// rolloutTable is REVIEW.md's node/phase/state table: the members as etcd showed them
+// when the plan was written, or, when it was not read, as planned.
+func rolloutTable(c *ClusterPlan) string {
+	var b strings.Builder
+	b.WriteString("| node | phase | state |\n|---|---|---|\n")
+	if f := c.Observed; f != nil {
+		for _, m := range f.Members {
+			state := "up"
+			if !m.Up {
+				state = "down"
+				if m.Err != "" {
+					state += ": " + m.Err
+				}
+			}
+			if m.Name == c.Node {
+				state += " (this node, planned here)"
+			}
+			name := m.Name
+			if name == "" {
+				name = fmt.Sprintf("%x (never started)", m.ID)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", name, m.Phase(), state)
+		}
+		fmt.Fprintf(&b, "\nAs etcd showed the cluster at %s, when this plan was written. `apply` reads each member's phase from etcd again; run `etcd-harden audit` for the cluster as it is now.\n",
+			f.Observed.UTC().Format("2006-01-02 15:04:05 UTC"))
+		return b.String()
+	}
+	for _, m := range c.Members {
+		state := "to plan with --bundle"
+		if m == c.Node {
+			state = "planned here"
+		}
+		fmt.Fprintf(&b, "| %s | 0 (http) | %s |\n", m, state)
+	}
+	b.WriteString("\nThe state as planned: etcd's member list was not read with the phases when this plan was written.\n")
+	return b.String()
+}
+
 // clusterReview is REVIEW.md's section on a cluster plan.
 func clusterReview(r *Result) string {
 	c := r.Cluster
@@ -268,14 +311,7 @@ func clusterReview(r *Result) string {
 	fmt.Fprintf(&b, "\n## A cluster of %d members: apply in phases, one member at a time\n\n", len(c.Members))
 	fmt.Fprintf(&b, "This node is member `%s` of %s. Its etcd cannot be moved to mutual TLS alone: `etcd-harden apply --plan DIR` does what the cluster allows now (phase 1: certificates and https for clients beside http, kube-apiserver on TLS, an encryption config that reads the new key; phase 2: https peers, the new key written; phase 3: no http, client and peer certificates required), waits for the whole cluster to be healthy after each restart, and says on which node to run it next. Run it again on each node until it says the cluster is done.\n\n",
 		c.Node, strings.Join(c.Members, ", "))
-	b.WriteString("| node | phase | state |\n|---|---|---|\n")
-	for _, m := range c.Members {
-		state := "to plan with --bundle"
-		if m == c.Node {
-			state = "planned here"
-		}
-		fmt.Fprintf(&b, "| %s | 0 (http) | %s |\n", m, state)
-	}
+	b.WriteString(rolloutTable(c))
 	if c.Bundle != "" {
 		fmt.Fprintf(&b, "\nThe etcd CA and the encryption config come from the bundle in `%s`: every node has the same.\n", c.Bundle)
 		return b.String()

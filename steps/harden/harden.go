@@ -94,12 +94,8 @@ func Build(s *discover.State, o Options) (*Result, error) {
 	if r.Encryption, err = PlanEncryption(r.Plan, s, o); err != nil {
 		return nil, err
 	}
-	if o.Bundle != nil && r.Encryption.ConfigFile != "" {
-		if err := r.Plan.Create(s.Layout.Rel(r.Encryption.ConfigFile), o.Bundle.EncryptionConfig, 0o600, 0o700, true,
-			"cluster: the encryption config of the cluster bundle, the same on every node"); err != nil {
-			return nil, err
-		}
-		r.Encryption.ConfigYAML = "(the cluster bundle's config, from " + o.Bundle.Dir + ")"
+	if err := UseBundleConfig(r.Plan, s, r.Encryption, o.Bundle); err != nil {
+		return nil, err
 	}
 	made, err := makeCerts(s, o)
 	if err != nil {
@@ -116,6 +112,21 @@ func Build(s *discover.State, o Options) (*Result, error) {
 	}
 	r.Steps = RemainingSteps(r)
 	return r, nil
+}
+
+// UseBundleConfig makes the encryption config that enc planned the cluster bundle's
+// config, byte for byte: every kube-apiserver of a cluster needs the same one. A nil
+// bundle, or a plan without a config file, is left as it is.
+func UseBundleConfig(p *plan.Plan, s *discover.State, enc *encryption.Result, b *Bundle) error {
+	if b == nil || enc == nil || enc.ConfigFile == "" {
+		return nil
+	}
+	if err := p.Create(s.Layout.Rel(enc.ConfigFile), b.EncryptionConfig, 0o600, 0o700, true,
+		"cluster: the encryption config of the cluster bundle, the same on every node"); err != nil {
+		return err
+	}
+	enc.ConfigYAML = "(the cluster bundle's config, from " + b.Dir + ")"
+	return nil
 }
 
 // PlanEncryption adds step 1's changes to p (see encryption.Apply).

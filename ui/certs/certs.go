@@ -197,13 +197,14 @@ func (p *Step) generate(s *step.Session) tea.Cmd {
 	p.takePath()
 	p.ClearErr()
 	p.ok, p.planned = false, nil
-	id := p.a.id()
+	id := p.id(s)
 	if p.made != nil && p.made.id == id && p.made.err == nil {
 		return p.plan(s)
 	}
 	p.working = true
 	st, pairs := s.State, p.current()
-	o := harden.Options{Certs: p.a.mode, KeyType: p.a.keyType, NodeName: p.a.nodeName, AdvertiseIP: p.a.advertiseIP, Now: p.now()}
+	// On a cluster's other nodes, the first node's bundle: its CA signs this node's pairs.
+	o := harden.Options{Certs: p.a.mode, KeyType: p.a.keyType, NodeName: p.a.nodeName, AdvertiseIP: p.a.advertiseIP, Now: p.now(), Bundle: s.Bundle}
 	return func() tea.Msg {
 		c, err := harden.MakeCerts(st, pairs, o)
 		return &generated{id: id, certs: c, err: err}
@@ -212,7 +213,7 @@ func (p *Step) generate(s *step.Session) tea.Cmd {
 
 func (p *Step) onGenerated(s *step.Session, g *generated) tea.Cmd {
 	p.working = false
-	if g.id != p.a.id() {
+	if g.id != p.id(s) {
 		return nil // the answers changed while it ran
 	}
 	p.made, p.checks = g, g.certs.Before
@@ -247,6 +248,14 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 	}
 	p.a.record(s.Answers)
 	return nil
+}
+
+// id names the answer set and the cluster bundle: generated material is made once per id.
+func (p *Step) id(s *step.Session) string {
+	if s.Bundle == nil {
+		return p.a.id()
+	}
+	return p.a.id() + "|bundle=" + s.Bundle.Dir
 }
 
 func generateFix(err error) string {

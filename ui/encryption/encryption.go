@@ -19,6 +19,7 @@ import (
 	"charm.land/huh/v2"
 
 	enc "github.com/etcd-harden/etcd-harden/steps/encryption"
+	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -292,6 +293,10 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 		o.Rand = bytes.NewReader(raw)
 		res, err := enc.Apply(pl, s.State, o)
 		if err != nil {
+			return err
+		}
+		// On a cluster's other nodes, the config is the first node's, byte for byte.
+		if err := harden.UseBundleConfig(pl, s.State, res, s.Bundle); err != nil {
 			return err
 		}
 		p.res = res

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/etcd-harden/etcd-harden/render"
@@ -22,10 +23,16 @@ type Step struct {
 	state  *discover.State
 	checks []audit.Check
 	err    error
+	// On a node of a cluster (clusterNamed): the question for the first node's bundle.
+	step.Questions
+	cluster  bool   // etcd.yaml names several members
+	asks     bool   // the bundle was not answered in advance
+	answered bool   // the bundle answer was taken (empty: the first node)
+	bundle   string // the answer
 }
 
 // New returns the preflight step.
-func New() *Step { return &Step{} }
+func New() *Step { return &Step{Questions: step.NewQuestions("cluster")} }
 
 type preflightDone struct {
 	state  *discover.State
@@ -33,7 +40,10 @@ type preflightDone struct {
 	err    error
 }
 
-var retryKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "read again"))
+var (
+	retryKey = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "read again"))
+	editKey  = key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "change the bundle"))
+)
 
 // Title implements step.Step.
 func (p *Step) Title() string { return "Preflight" }
@@ -45,6 +55,7 @@ func (p *Step) Intro() string {
 
 // Init implements step.Step: it reads the node's manifests off the UI goroutine.
 func (p *Step) Init(s *step.Session) tea.Cmd {
+	p.Preset(s.Answers)
 	layout := s.Layout
 	return func() tea.Msg {
 		st, err := discover.Load(layout)
@@ -64,22 +75,85 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 			return step.Fail(msg.err, fixText)
 		}
 		s.State, s.Checks = msg.state, msg.checks
+		return p.askBundle(s)
+	case step.FormDone:
+		p.Done()
+		return p.takeBundle(s)
 	case tea.KeyPressMsg:
+		if p.Open() {
+			break
+		}
 		if key.Matches(msg, retryKey) {
-			p.loaded = false
+			p.loaded, p.answered = false, false
+			p.ClearErr()
 			return p.Init(s)
 		}
+		if p.answered && p.asks && key.Matches(msg, editKey) {
+			return p.Start(p.bundleForm(""))
+		}
+		return nil
+	}
+	if p.Open() {
+		return p.UpdateForm(msg, func() tea.Cmd { return p.takeBundle(s) })
 	}
 	return nil
 }
 
+// askBundle opens the cluster question on a node of a cluster, or takes the answer
+// given in advance.
+func (p *Step) askBundle(s *step.Session) tea.Cmd {
+	p.cluster = clusterNamed(p.state)
+	if !p.cluster {
+		s.Bundle = nil
+		return nil
+	}
+	given, ok := s.Answer(KeyBundle)
+	p.asks = !ok
+	if ok {
+		p.bundle = given
+		return p.takeBundle(s)
+	}
+	return p.Start(p.bundleForm(""))
+}
+
+// takeBundle reads the answered bundle, or shows why it cannot be used.
+func (p *Step) takeBundle(s *step.Session) tea.Cmd {
+	if err := p.useBundle(s); err != nil {
+		p.answered = false
+		return p.Fail(err, bundleFix)
+	}
+	return nil
+}
+
+// bundleFix says what to do with a bundle that cannot be used.
+const bundleFix = "give the bundle/ folder of the first node's plan, copied whole (with secrets/), or leave the answer empty on the first node; press r to ask again"
+
+// Form implements step.Prompter: the cluster question, on a node of a cluster, when it
+// was not answered in advance.
+func (p *Step) Form(s *step.Session) *huh.Form {
+	if !p.loaded || p.err != nil || p.answered {
+		return nil
+	}
+	return p.bundleForm(p.situationText())
+}
+
+// CapturesKeys implements step.Capturer: the open form gets every key.
+func (p *Step) CapturesKeys() bool { return p.Open() }
+
+// ScrollsItself implements step.Scroller: a form keeps its own place.
+func (p *Step) ScrollsItself() bool { return p.Open() }
+
 // View implements step.Step.
 func (p *Step) View(f step.Frame) string {
+	p.SetDark(f.Dark)
 	if !p.loaded {
 		return "Reading the manifests…"
 	}
 	if p.err != nil {
 		return f.R.Error(step.ErrorView(p.err, fixText), f.Width)
+	}
+	if p.Open() {
+		return p.FormView()
 	}
 	var b strings.Builder
 	// The news first: how many checks fail, and which matter most, in words.
@@ -88,17 +162,38 @@ func (p *Step) View(f step.Frame) string {
 		headline = ansi.Wordwrap(headline, f.Width, "")
 	}
 	b.WriteString(headline + "\n")
-	b.WriteString(f.R.Facts(stateFacts(p.state), f.Width))
+	b.WriteString(f.R.Facts(append(stateFacts(p.state), p.bundleFacts()...), f.Width))
 	b.WriteString("\n")
 	b.WriteString(f.R.Checks(view.Checks(p.checks), f.Width))
 	return b.String()
 }
 
 // Ready implements step.Step: preflight may be left once the manifests were read.
-func (p *Step) Ready() bool { return p.loaded && p.err == nil }
+func (p *Step) Ready() bool {
+	return p.loaded && p.err == nil && (!p.cluster || p.answered && p.Err() == nil) && !p.Open()
+}
 
 // Keys implements step.Step.
-func (p *Step) Keys() []key.Binding { return []key.Binding{retryKey} }
+func (p *Step) Keys() []key.Binding {
+	switch {
+	case p.Open():
+		return p.FormKeys()
+	case p.answered && p.asks:
+		return []key.Binding{retryKey, editKey}
+	}
+	return []key.Binding{retryKey}
+}
+
+// bundleFacts says, on a node of a cluster, which bundle the plan uses.
+func (p *Step) bundleFacts() []render.Fact {
+	switch {
+	case !p.cluster || !p.answered:
+		return nil
+	case strings.TrimSpace(p.bundle) == "":
+		return []render.Fact{{Key: "cluster bundle", Value: "none: this is the first node; its plan makes the bundle for the others"}}
+	}
+	return []render.Fact{{Key: "cluster bundle", Value: strings.TrimSpace(p.bundle) + " (the first node's etcd CA and encryption config)"}}
+}
 
 func stateFacts(s *discover.State) []render.Fact {
 	facts := []render.Fact{

@@ -50,6 +50,10 @@ type Session struct {
 
 	// What the steps hand to later steps; each is nil until its step has done it.
 
+	// Bundle is the first node's cluster bundle (its etcd CA and encryption config), on
+	// another node of a multi-member cluster, as preflight's question took it; nil on
+	// the first node and on a single node.
+	Bundle *harden.Bundle
 	// Encryption is what the encryption step planned.
 	Encryption *encryption.Result
 	// Certs is what the certificates step planned.

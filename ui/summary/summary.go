@@ -108,10 +108,14 @@ func todo(s *step.Session, res *step.ReviewResult, now time.Time) []string {
 		}
 		return append(out, afterAll(s, res, now)...)
 	}
-	if s.Rollout != nil {
+	switch {
+	case s.Rollout != nil && s.Bundle != nil:
 		out = append(out, "Next: "+s.Rollout.Next(),
-			"On every other node: copy "+filepath.Join(s.RolloutPlan, "bundle")+" there (scp -rp, root only), then etcd-harden plan --bundle DIR --out PLAN and etcd-harden apply --plan PLAN; here again: etcd-harden apply --plan "+s.RolloutPlan+".")
-	} else {
+			"This node's plan uses the bundle in "+s.Bundle.Dir+"; here again: etcd-harden apply --plan "+s.RolloutPlan+".")
+	case s.Rollout != nil:
+		out = append(out, "Next: "+s.Rollout.Next(),
+			"On every other node: copy "+filepath.Join(s.RolloutPlan, "bundle")+" there (scp -rp, root only), then run the wizard there and give that folder as the cluster bundle (or etcd-harden plan --bundle DIR --out PLAN and etcd-harden apply --plan PLAN); here again: etcd-harden apply --plan "+s.RolloutPlan+".")
+	default:
 		out = append(out, "On HA control planes: harden one node at a time, etcd first; wait for `etcdctl endpoint health --cluster` before the next node, then restart kube-apiserver.")
 	}
 	if enc := s.Encryption; enc != nil {
