@@ -82,7 +82,7 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 			parts(b, m.out, r.rehearse, inside)
 			os.Remove(filepath.Join(dest, name+".db"))
 		}
-		get = append(get, measure(b, env, etcdctl, append(conn, "get", "/registry/secrets/", "--prefix")...))
+		get = append(get, measure(b, env, etcdctl, append(conn, "--command-timeout", "5m", "get", "/registry/secrets/", "--prefix")...))
 		st := measure(b, env, bin, append([]string{"encryption", "status", "--root", root, "-o", "json"}, conn...)...)
 		if !bytes.Contains(st.out, []byte(fmt.Sprintf(`"total": %d`, secrets))) {
 			b.Fatalf("encryption status did not count %d Secrets:\n%.2000s", secrets, st.out)

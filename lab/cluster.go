@@ -225,46 +225,16 @@ func layoutNode(root string, i int, p Ports, initialCluster string, caPEM []byte
 func (c *Cluster) newNode(root, name string, command func([]string) *exec.Cmd, opts Options) *Lab {
 	l := &Lab{root: root, keep: true, registry: c.registry, events: make(chan Event, 64), loopDone: make(chan struct{}), started: c.started}
 	l.log = func(s string) { c.log(name + ": " + s) }
-	l.r = &runner{
-		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
-		command: command, logf: l.log, emit: l.emit,
-		readyTimeout: orDefault(opts.ReadyTimeout, 30*time.Second), stopTimeout: 5 * time.Second,
-		poll:    300 * time.Millisecond,
-		backoff: podBackoff,
-	}
-	l.r.onChange = func(string, int) { _ = l.writeState() }
+	l.newRunner(command, orDefault(opts.ReadyTimeout, 30*time.Second))
 	return l
 }
 
 // startRunner starts the node's member from its etcd.yaml, waits until it answers, and
 // runs its kubelet loop until Close.
 func (l *Lab) startRunner(ctx context.Context) error {
-	data, h, err := l.r.readManifest()
-	if err != nil {
-		close(l.loopDone)
-		return err
-	}
-	l.r.hash = h
-	runCtx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	startCtx, stopWaiting := context.WithCancel(runCtx)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-startCtx.Done():
-		}
-		stopWaiting()
-	}()
-	err = l.r.apply(startCtx, data, false)
-	stopWaiting()
-	if err != nil {
-		close(l.loopDone)
+	if err := l.startEtcd(ctx, false); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(l.root), err)
 	}
-	go func() {
-		defer close(l.loopDone)
-		l.r.loop(runCtx)
-	}()
 	return nil
 }
 

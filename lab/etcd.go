@@ -500,3 +500,53 @@ func (r *runner) stop() bool {
 	}
 	return true
 }
+
+// newRunner gives l its kubelet: a runner of etcd from l's etcd.yaml with the lab's
+// timings, that writes the state file on every change of the pod.
+func (l *Lab) newRunner(command func([]string) *exec.Cmd, readyTimeout time.Duration) {
+	l.r = &runner{
+		root: l.root, manifest: filepath.Join(l.root, filepath.FromSlash(EtcdManifest)),
+		command: command, logf: l.log, emit: l.emit,
+		readyTimeout: readyTimeout, stopTimeout: 5 * time.Second,
+		poll:    300 * time.Millisecond,
+		backoff: podBackoff,
+	}
+	l.r.onChange = func(string, int) { _ = l.writeState() }
+}
+
+// startEtcd starts etcd from its manifest and waits until it answers (ctx ends the wait,
+// not etcd), then hands it to the kubelet loop, which runs until Close. A first start that
+// fails is the error, unless lenient and ctx still runs: the loop then starts etcd again
+// after its back-off, or when etcd.yaml changes.
+func (l *Lab) startEtcd(ctx context.Context, lenient bool) error {
+	data, h, err := l.r.readManifest()
+	if err != nil {
+		close(l.loopDone)
+		return err
+	}
+	l.r.hash = h
+	runCtx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	startCtx, stopWaiting := context.WithCancel(runCtx)
+	go func() { // ctx ends the first wait; runCtx ends everything.
+		select {
+		case <-ctx.Done():
+		case <-startCtx.Done():
+		}
+		stopWaiting()
+	}()
+	err = l.r.apply(startCtx, data, h == missingHash)
+	stopWaiting()
+	if err != nil && (!lenient || ctx.Err() != nil) {
+		close(l.loopDone)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	go func() {
+		defer close(l.loopDone)
+		l.r.loop(runCtx)
+	}()
+	return nil
+}

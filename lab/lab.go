@@ -143,40 +143,10 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 		return nil, err
 	}
 	l.log(fmt.Sprintf("lab tree laid out in %s (etcd client port %d)", root, ports.Client))
-	runCtx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.r = &runner{
-		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
-		command: command, logf: l.log, emit: l.emit,
-		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
-		poll:    300 * time.Millisecond,
-		backoff: podBackoff,
-	}
-	l.r.onChange = func(string, int) { _ = l.writeState() }
-	data, h, err := l.r.readManifest()
-	if err != nil {
-		close(l.loopDone)
-		return nil, err
-	}
-	l.r.hash = h
-	startCtx, stopWaiting := context.WithCancel(runCtx)
-	go func() { // Start's ctx ends the first wait; runCtx ends everything.
-		select {
-		case <-ctx.Done():
-		case <-startCtx.Done():
-		}
-		stopWaiting()
-	}()
-	err = l.r.apply(startCtx, data, false)
-	stopWaiting()
-	if err != nil {
-		close(l.loopDone)
+	l.newRunner(command, orDefault(opts.ReadyTimeout, 10*time.Second))
+	if err := l.startEtcd(ctx, false); err != nil {
 		return nil, fmt.Errorf("start the lab's etcd: %w", err)
 	}
-	go func() {
-		defer close(l.loopDone)
-		l.r.loop(runCtx)
-	}()
 	if l.seeded, err = l.seed(ctx, opts, caPEM); err != nil {
 		return nil, err
 	}

@@ -64,42 +64,12 @@ func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
 			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
 		}
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	l.cancel = cancel
-	l.r = &runner{
-		root: root, manifest: filepath.Join(root, filepath.FromSlash(EtcdManifest)),
-		command: command, logf: l.log, emit: l.emit,
-		readyTimeout: orDefault(opts.ReadyTimeout, 10*time.Second), stopTimeout: 5 * time.Second,
-		poll:    300 * time.Millisecond,
-		backoff: podBackoff,
-	}
-	l.r.onChange = func(string, int) { _ = l.writeState() }
-	data, h, err := l.r.readManifest()
-	if err != nil {
-		close(l.loopDone)
-		return nil, err
-	}
-	l.r.hash = h
-	startCtx, stopWaiting := context.WithCancel(runCtx)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-startCtx.Done():
-		}
-		stopWaiting()
-	}()
-	startErr := l.r.apply(startCtx, data, h == missingHash)
-	stopWaiting()
-	if startErr != nil && ctx.Err() != nil {
-		close(l.loopDone)
-		return nil, fmt.Errorf("start the lab's etcd: %w", ctx.Err())
-	}
-	// Any other failure is the tree's, already reported as an Event: the loop starts
+	l.newRunner(command, orDefault(opts.ReadyTimeout, 10*time.Second))
+	// A failed first start is the tree's, already reported as an Event: the loop starts
 	// etcd again after its back-off, or when etcd.yaml changes.
-	go func() {
-		defer close(l.loopDone)
-		l.r.loop(runCtx)
-	}()
+	if err := l.startEtcd(ctx, true); err != nil {
+		return nil, fmt.Errorf("start the lab's etcd: %w", err)
+	}
 	if err = l.writeState(); err != nil {
 		return nil, err
 	}
