@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"time"
 
 	"github.com/etcd-harden/etcd-harden/steps/audit"
 	"github.com/etcd-harden/etcd-harden/steps/cluster"
@@ -18,14 +17,8 @@ func clusterChecks(ctx context.Context, g *globalOptions, st *discover.State) []
 	if err != nil {
 		return nil
 	}
-	cfg, err := conn.ClientConfig()
-	if err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	f, err := cluster.Observe(ctx, cluster.Access{Endpoints: conn.Endpoints, TLS: cfg.TLS})
-	if err != nil || len(f.Members) < 2 {
+	f := cluster.Several(ctx, conn)
+	if f == nil {
 		return nil
 	}
 	configFile := ""

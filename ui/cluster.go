@@ -23,17 +23,7 @@ func clusterMembers(ctx context.Context, s *step.Session) *cluster.Facts {
 	if err != nil {
 		return nil
 	}
-	cfg, err := conn.ClientConfig()
-	if err != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	f, err := cluster.Observe(ctx, cluster.Access{Endpoints: conn.Endpoints, TLS: cfg.TLS})
-	if err != nil || len(f.Members) < 2 {
-		return nil
-	}
-	return f
+	return cluster.Several(ctx, conn)
 }
 
 // errBundleNeeded: once a member serves TLS the cluster has its etcd CA; every other
