@@ -23,19 +23,28 @@ import (
 	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 )
 
-// Binary finds the minio binary on PATH or in $(go env GOPATH)/bin, or skips the test.
-func Binary(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("minio"); err == nil {
+// LookBin finds a test binary (minio, age) on PATH or in $(go env GOPATH)/bin; "" when
+// it is in neither.
+func LookBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
 		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "minio")
+			p := filepath.Join(dir, "bin", name)
 			if _, err := os.Stat(p); err == nil {
 				return p
 			}
 		}
+	}
+	return ""
+}
+
+// Binary finds the minio binary on PATH or in $(go env GOPATH)/bin, or skips the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := LookBin("minio"); p != "" {
+		return p
 	}
 	t.Skip("minio is not installed (go install github.com/minio/minio@latest, about 4 minutes; .ci/run does it): the S3 tests need a real MinIO")
 	return ""
