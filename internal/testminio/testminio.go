@@ -105,7 +105,7 @@ func (s *Server) start(t testing.TB) {
 		resp, err := http.Get(s.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && s.serves() {
 				return
 			}
 		}
@@ -118,6 +118,19 @@ func (s *Server) start(t testing.TB) {
 	}
 	s.Kill()
 	t.Fatal("minio was not ready within 30s")
+}
+
+// serves says whether the server answers S3 requests: after a restart, MinIO reports
+// ready a moment before its object layer is ("Server not initialized yet").
+func (s *Server) serves() bool {
+	cli, err := minio.New(s.addr, &minio.Options{Creds: s.RootCreds(), Secure: false})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = cli.ListBuckets(ctx)
+	return err == nil
 }
 
 // Kill stops the server at once (SIGKILL), as a crash or a pulled cable would.
