@@ -150,3 +150,37 @@ func stabiliseOffsite(t *testing.T, p *Step, tmp, etcdEndpoint, s3Endpoint, buck
 		t.Fatal(err)
 	}
 }
+
+// TestSealedFolder: backup.encryptTo with a folder seals the test snapshot there (the
+// plaintext goes) and the schedule written runs `etcd-harden snapshot save --encrypt-to`,
+// not etcdctl, which would leave the snapshots in the clear.
+func TestSealedFolder(t *testing.T) {
+	srv := startEtcd(t)
+	dest := filepath.Join(t.TempDir(), "backups")
+	s := newSession(t, srv, prefilled(dest, KeyEncryptTo, publicKey, KeySchedule, "systemd", KeyKeep, "6", KeyWrite, "true"))
+	p := NewWithOptions(Options{Name: "etcd-snapshot-20260101T000000Z"})
+	if runTUI(t, p, s); !p.Ready() {
+		t.Fatalf("not ready: %v\n%s", p.Err(), p.View(step.Frame{R: plain.New()}))
+	}
+	assertMode(t, filepath.Join(dest, "etcd-snapshot-20260101T000000Z.db.age"), 0o600)
+	if _, err := os.Stat(filepath.Join(dest, "etcd-snapshot-20260101T000000Z.db")); !os.IsNotExist(err) {
+		t.Fatalf("the plaintext snapshot is still there: %v", err)
+	}
+	svc, err := os.ReadFile(filepath.Join(dest, snapshot.ServiceFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"snapshot" "save" "--dest" "` + dest + `" "--encrypt-to" "` + publicKey + `" "--keep" "6"`
+	if !strings.Contains(string(svc), want) || strings.Contains(string(svc), "etcdctl") {
+		t.Fatalf("service lacks %s:\n%s", want, svc)
+	}
+	v := p.View(step.Frame{R: plain.New()})
+	for _, want := range []string{"[PASS] seal sealed with age", "sealed snapshot: " + filepath.Join(dest, "etcd-snapshot-20260101T000000Z.db.age"), "written to " + filepath.Join(dest, snapshot.ServiceFile)} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	if b := s.Backup; b == nil || len(b.ScheduleFiles) != 2 {
+		t.Errorf("Backup = %#v", s.Backup)
+	}
+}

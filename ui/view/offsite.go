@@ -30,7 +30,8 @@ func OffsiteFacts(rep *offsite.Report, store *offsite.Store, endpoint string) []
 	if rep == nil {
 		return fs
 	}
-	if l := rep.Local; l != nil && l.Save != nil {
+	// Without a store (a folder), SnapshotFacts shows the save beside these.
+	if l := rep.Local; l != nil && l.Save != nil && store != nil {
 		add("snapshot", snapshot.HumanBytes(l.Save.Size)+" · saved in "+roundDuration(l.Save.Duration))
 		if v := l.Verification; v != nil {
 			add("revision", strconv.FormatInt(v.Revision, 10))
@@ -43,6 +44,9 @@ func OffsiteFacts(rep *offsite.Report, store *offsite.Store, endpoint string) []
 			short = append(short, seal.Short(k))
 		}
 		add("sealed to", strings.Join(short, ", "))
+		if store == nil {
+			add("sealed snapshot", s.Path+" (the plaintext was removed)")
+		}
 	}
 	if u := rep.Upload; u != nil {
 		add("object", u.URL)
