@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -195,6 +197,7 @@ AWS_REGION. Secret keys are never printed. --keep only removes objects this tool
 			if err := g.resolve(); err != nil {
 				return err
 			}
+			scheduledMemory()
 			if offsite.IsURL(o.dest) {
 				req, err := o.off.request(o.dest, o.name, o.keep, o.timeout)
 				if err != nil {
@@ -214,6 +217,19 @@ AWS_REGION. Secret keys are never printed. --keep only removes objects this tool
 	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "Keep this many of the newest snapshots of this cluster (0 keeps all)")
 	o.off.register(f, true)
 	return cmd
+}
+
+// scheduledGC is the garbage collector's target for `snapshot save`, what a schedule runs
+// on a control-plane node beside etcd. Its live heap is small (the stream goes file to
+// file), so collecting at 50 % growth instead of Go's 100 % costs little CPU and keeps
+// about 6 MiB less resident (measured on a 1 GiB snapshot; see the README).
+const scheduledGC = 50
+
+// scheduledMemory sets scheduledGC unless GOGC says otherwise.
+func scheduledMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(scheduledGC)
+	}
 }
 
 func runSaveFolder(ctx context.Context, g *globalOptions, o *snapshotSaveOptions, out io.Writer) error {
