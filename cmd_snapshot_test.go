@@ -72,6 +72,9 @@ func TestSnapshotExitCodes(t *testing.T) {
 		{[]string{"snapshot", "test", "--root", dir, "--dest", dir, "--keep", "0", "--schedule", "cronjob"}, exitUsage},
 		{[]string{"snapshot", "test", "--root", dir, "--dest", dir, "--timeout", "0s"}, exitUsage},
 		{[]string{"snapshot", "test", "--root", dir, "--dest", dir, "--name", "a/b"}, exitUsage},
+		{[]string{"snapshot", "test", "--root", dir, "--dest", dir, "--write"}, exitUsage},
+		{[]string{"snapshot", "test", "--root", dir, "--dest", "s3://b/p", "--encrypt-to", recipient, "--write"}, exitUsage},
+		{[]string{"snapshot", "test", "--root", dir, "--dest", dir, "--encrypt-to", "AGE-SECRET-KEY-1QQQ"}, exitUsage},
 		{[]string{"snapshot", "test", "--root", dir, "--dest", filepath.Join(dir, "b"), "--endpoints", dead,
 			"--cacert", tls.CA, "--cert", tls.ClientCert, "--key", tls.ClientKey}, exitFailed},
 	} {

@@ -34,6 +34,7 @@ type snapshotTestOptions struct {
 	dest, output, name, schedule, rehearse string
 	timeout                                time.Duration
 	keep                                   int
+	write                                  bool
 	off                                    offsiteFlags // an s3:// --dest and sealing (snapshot_offsite.go)
 }
 
@@ -56,9 +57,14 @@ else from the manifests under --root: a loopback --listen-client-urls of etcd.ya
 kube-apiserver.yaml's --etcd-cafile, --etcd-certfile and --etcd-keyfile.
 
 With --schedule it also prints a CronJob or systemd units that take a snapshot on a
-schedule with etcdctl and keep the --keep newest. It exits 1 when any check fails.`,
+schedule with etcdctl and keep the --keep newest; with --encrypt-to they run
+"etcd-harden snapshot save --encrypt-to …" instead (and the test snapshot is sealed too),
+since etcdctl would leave the snapshots in the clear. --write writes them into --dest (for
+s3://, into /etc/etcd-harden under --root, beside a template of the credentials file).
+It exits 1 when any check fails.`,
 		Example: `  sudo etcd-harden snapshot test --dest /var/backups/etcd
   etcd-harden snapshot test --dest /var/backups/etcd --schedule systemd --keep 14
+  etcd-harden snapshot test --dest /var/backups/etcd --encrypt-to age1… --schedule both --write
   etcd-harden snapshot test --dest /tmp/snap -o json | jq .verification.totalKeys`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -81,6 +87,7 @@ schedule with etcdctl and keep the --keep newest. It exits 1 when any check fail
 	f.DurationVar(&o.timeout, "timeout", snapshot.DefaultTimeout, "Give up when the save and verification take longer")
 	f.StringVar(&o.schedule, "schedule", "none", "Also print a schedule: none, cronjob, systemd or both")
 	f.IntVar(&o.keep, "keep", snapshot.DefaultKeep, "How many snapshots the schedule keeps")
+	f.BoolVar(&o.write, "write", false, "Write the schedule files (into --dest; for s3://, into <root>/etc/etcd-harden with the credentials file's template)")
 	f.StringVar(&o.rehearse, "rehearse", string(snapshot.RehearseAuto), "Restore rehearsal: auto (when the KV hash cannot prove the content), always or never")
 	o.off.register(f, true)
 	return cmd
@@ -100,6 +107,8 @@ func (o *snapshotTestOptions) validate() error {
 		return &usageError{fmt.Errorf("--rehearse %q: %w", o.rehearse, snapshot.CheckRehearsal(o.rehearse))}
 	case o.keep < 1:
 		return &usageError{fmt.Errorf("--keep %d: keep at least 1 snapshot", o.keep)}
+	case o.write && o.schedule == "none":
+		return &usageError{errors.New("--write writes the schedule files: pass --schedule cronjob, systemd or both")}
 	case o.timeout <= 0:
 		return &usageError{fmt.Errorf("--timeout %s: give a positive duration such as 5m", o.timeout)}
 	case strings.ContainsRune(o.name, filepath.Separator):
@@ -114,11 +123,18 @@ func (o *snapshotTestOptions) validate() error {
 }
 
 func runSnapshotTest(ctx context.Context, g *globalOptions, o *snapshotTestOptions, out, errOut io.Writer) error {
+	rs, _, err := o.off.sealing()
+	if err != nil {
+		return err
+	}
 	conn, st, err := g.etcdConn()
 	if err != nil {
 		return err
 	}
-	test, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: o.dest, Name: o.name, Timeout: o.timeout, Schedule: o.schedule, Keep: o.keep, Rehearse: snapshot.Rehearsal(o.rehearse)})
+	if rs.Len() > 0 {
+		return runSealedFolderTest(ctx, g, o, conn, st, rs, out)
+	}
+	test, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: o.dest, Name: o.name, Timeout: o.timeout, Schedule: o.schedule, Keep: o.keep, Write: o.write, Rehearse: snapshot.Rehearsal(o.rehearse)})
 	if err != nil {
 		return err
 	}

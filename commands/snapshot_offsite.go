@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -13,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/etcd-harden/etcd-harden/render"
+	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/seal"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
@@ -193,6 +197,7 @@ AWS_REGION. Secret keys are never printed. --keep only removes objects this tool
 			if err := g.resolve(); err != nil {
 				return err
 			}
+			scheduledMemory()
 			if offsite.IsURL(o.dest) {
 				req, err := o.off.request(o.dest, o.name, o.keep, o.timeout)
 				if err != nil {
@@ -214,6 +219,19 @@ AWS_REGION. Secret keys are never printed. --keep only removes objects this tool
 	return cmd
 }
 
+// scheduledGC is the garbage collector's target for `snapshot save`, what a schedule runs
+// on a control-plane node beside etcd. Its live heap is small (the stream goes file to
+// file), so collecting at 50 % growth instead of Go's 100 % costs little CPU and keeps
+// about 6 MiB less resident (measured on a 1 GiB snapshot; see the README).
+const scheduledGC = 50
+
+// scheduledMemory sets scheduledGC unless GOGC says otherwise.
+func scheduledMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(scheduledGC)
+	}
+}
+
 func runSaveFolder(ctx context.Context, g *globalOptions, o *snapshotSaveOptions, out io.Writer) error {
 	rs, _, err := o.off.sealing()
 	if err != nil {
@@ -228,21 +246,42 @@ func runSaveFolder(ctx context.Context, g *globalOptions, o *snapshotSaveOptions
 		return err
 	}
 	rep, err := offsite.SaveFolder(ctx, conn, st, offsite.FolderRequest{Dest: dest, Name: o.name, Recipients: rs, Keep: o.keep, Timeout: o.timeout, Rehearse: snapshot.RehearseNever})
-	if o.output == "json" {
+	return printFolderReport(ctx, g, out, o.output, rep, conn.Endpoint(), dest, "none", err)
+}
+
+// runSealedFolderTest is `snapshot test --dest FOLDER --encrypt-to …`: the test, then the
+// test snapshot sealed in the folder (its plaintext removed), and a schedule that runs
+// `etcd-harden snapshot save --encrypt-to …`, never etcdctl in the clear.
+func runSealedFolderTest(ctx context.Context, g *globalOptions, o *snapshotTestOptions, conn etcdconn.Conn, st *discover.State, rs *seal.Recipients, out io.Writer) error {
+	if o.name != "" {
+		if final := snapshot.FinalPath(o.dest, o.name); fileExists(final) || fileExists(final+seal.Suffix) {
+			return fmt.Errorf("--name %s: a snapshot of that name is already in %s; choose another name (nothing was written)", o.name, o.dest)
+		}
+	}
+	rep, err := offsite.SaveFolder(ctx, conn, st, offsite.FolderRequest{Dest: o.dest, Name: o.name, Recipients: rs, Timeout: o.timeout,
+		Rehearse: snapshot.Rehearsal(o.rehearse), Schedule: o.schedule, ScheduleKeep: o.keep, Write: o.write})
+	return printFolderReport(ctx, g, out, o.output, rep, conn.Endpoint(), o.dest, o.schedule, err)
+}
+
+// printFolderReport prints a save into a folder (sealed or not) and its schedule.
+func printFolderReport(ctx context.Context, g *globalOptions, out io.Writer, output string, rep *offsite.Report, endpoint, dest, schedule string, err error) error {
+	if output == "json" {
 		if perr := printJSON(out, rep); perr != nil {
 			return perr
 		}
 		return finish(ctx, err, rep)
 	}
 	r := g.renderer(out)
-	facts := view.SnapshotFacts(rep.Local, conn.Endpoint(), dest)
+	facts := view.SnapshotFacts(rep.Local, endpoint, dest)
 	facts = append(facts, view.OffsiteFacts(rep, nil, "")...)
 	blocks := []string{r.Facts(facts, 0)}
 	if cs := view.OffsiteChecks(rep); len(cs) > 0 {
 		blocks = append(blocks, r.Checks(cs, 0))
 	}
 	if err != nil {
-		blocks = append(blocks, r.Error(offsiteErrorView(err, rep, conn.Endpoint(), dest), 0))
+		blocks = append(blocks, r.Error(offsiteErrorView(err, rep, endpoint, dest), 0))
+	} else {
+		blocks = append(blocks, view.ScheduleBlocks(r, 0, rep.Local, schedule)...)
 	}
 	if _, perr := fmt.Fprintln(out, strings.Join(blocks, "\n\n")); perr != nil {
 		return perr
@@ -376,6 +415,10 @@ func runSnapshotTestOffsite(cmd *cobra.Command, g *globalOptions, o *snapshotTes
 	if err != nil {
 		return err
 	}
+	if o.write && o.schedule == "none" {
+		return &usageError{errors.New("--write writes the schedule files: pass --schedule cronjob, systemd or both")}
+	}
 	req.Schedule, req.Rehearse = o.schedule, snapshot.Rehearsal(o.rehearse)
+	req.Write, req.ScheduleDir = o.write, filepath.Join(g.layout().Root, "etc", "etcd-harden")
 	return runOffsite(cmd.Context(), g, req, o.output, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }

@@ -23,19 +23,28 @@ import (
 	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 )
 
-// Binary finds the minio binary on PATH or in $(go env GOPATH)/bin, or skips the test.
-func Binary(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("minio"); err == nil {
+// LookBin finds a test binary (minio, age) on PATH or in $(go env GOPATH)/bin; "" when
+// it is in neither.
+func LookBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
 		for _, dir := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			p := filepath.Join(dir, "bin", "minio")
+			p := filepath.Join(dir, "bin", name)
 			if _, err := os.Stat(p); err == nil {
 				return p
 			}
 		}
+	}
+	return ""
+}
+
+// Binary finds the minio binary on PATH or in $(go env GOPATH)/bin, or skips the test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := LookBin("minio"); p != "" {
+		return p
 	}
 	t.Skip("minio is not installed (go install github.com/minio/minio@latest, about 4 minutes; .ci/run does it): the S3 tests need a real MinIO")
 	return ""
@@ -96,7 +105,7 @@ func (s *Server) start(t testing.TB) {
 		resp, err := http.Get(s.Endpoint + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && s.serves() {
 				return
 			}
 		}
@@ -109,6 +118,19 @@ func (s *Server) start(t testing.TB) {
 	}
 	s.Kill()
 	t.Fatal("minio was not ready within 30s")
+}
+
+// serves says whether the server answers S3 requests: after a restart, MinIO reports
+// ready a moment before its object layer is ("Server not initialized yet").
+func (s *Server) serves() bool {
+	cli, err := minio.New(s.addr, &minio.Options{Creds: s.RootCreds(), Secure: false})
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = cli.ListBuckets(ctx)
+	return err == nil
 }
 
 // Kill stops the server at once (SIGKILL), as a crash or a pulled cable would.

@@ -60,13 +60,25 @@ type FolderRequest struct {
 	Timeout time.Duration
 	// Rehearse says when the restore rehearsal runs (snapshot.Rehearsal; "" is auto).
 	Rehearse snapshot.Rehearsal
+	// Schedule is the schedule to suggest (snapshot.Schedules; "" is "none"): with
+	// Recipients it runs `etcd-harden snapshot save --encrypt-to …` (FolderSaveArgs), since
+	// etcdctl would leave the snapshots in the clear. ScheduleKeep is its --keep.
+	Schedule     string
+	ScheduleKeep int
+	// Write writes the schedule files into Dest after a passing save.
+	Write bool
 }
 
 // SaveFolder is `snapshot save` into a folder: the folder checks, the save and its
 // verification (snapshot.Job), the sealing when asked, and the pruning.
 func SaveFolder(ctx context.Context, conn etcdconn.Conn, st *discover.State, r FolderRequest) (*Report, error) {
 	rep := &Report{Dest: r.Dest}
-	job, err := snapshot.NewJob(conn, st, snapshot.Request{Dest: r.Dest, Name: r.Name, Timeout: r.Timeout, Rehearse: r.Rehearse})
+	sr := snapshot.Request{Dest: r.Dest, Name: r.Name, Timeout: r.Timeout, Rehearse: r.Rehearse,
+		Schedule: r.Schedule, Keep: r.ScheduleKeep, Write: r.Write}
+	if r.Recipients.Len() > 0 {
+		sr.SaveArgs = FolderSaveArgs(r.Dest, r.Recipients, r.ScheduleKeep)
+	}
+	job, err := snapshot.NewJob(conn, st, sr)
 	if err != nil {
 		return rep, rep.fail(err)
 	}

@@ -49,6 +49,10 @@ type Request struct {
 	Schedule string
 	// Rehearse says when the restore rehearsal runs (snapshot.Rehearsal; "" is auto).
 	Rehearse snapshot.Rehearsal
+	// Write asks for the schedule files to be written into ScheduleDir after a passing run
+	// (WriteSchedule): the units, and the environment file's template when none is there.
+	Write       bool
+	ScheduleDir string
 }
 
 // Report is the whole of an offsite run, ready for `-o json`. Sections that did not run
@@ -96,6 +100,9 @@ func NewJob(conn etcdconn.Conn, st *discover.State, r Request) (*Job, error) {
 	}
 	if r.Staging == "" {
 		return nil, errors.New("no staging folder for the snapshot before it leaves the node: pass --staging")
+	}
+	if r.Write && r.ScheduleDir == "" && r.Schedule != "" && r.Schedule != "none" {
+		return nil, errors.New("no folder to write the schedule files into")
 	}
 	if r.Timeout <= 0 {
 		r.Timeout = snapshot.DefaultTimeout
@@ -175,6 +182,11 @@ func (j *Job) Run(ctx context.Context, obs Observer) (*Report, error) {
 			err = fmt.Errorf("%w %s: %w", snapshot.ErrTimedOut, j.req.Timeout, err)
 		}
 		return rep, rep.fail(err)
+	}
+	if j.req.Write && rep.Schedule != nil {
+		if err := WriteSchedule(j.req.ScheduleDir, j.req.Schedule, rep.Schedule); err != nil {
+			return rep, rep.fail(err)
+		}
 	}
 	return rep, nil
 }

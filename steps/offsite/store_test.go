@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -394,5 +395,36 @@ func TestCredentialChain(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	if s, err = Open(Config{NoInstanceRole: true}, target); err != nil || !strings.Contains(s.Source, "AWS_ACCESS_KEY_ID") {
 		t.Fatalf("env: %v %v", s, err)
+	}
+}
+
+// TestPutHoldsNoPart: a multipart upload reads its parts from the file, so what it
+// allocates does not grow with PartSize; each part still carries its sha256 as S3's own
+// checksum, which the store reports for the object (a checksum of the parts' checksums).
+func TestPutHoldsNoPart(t *testing.T) {
+	srv := testminio.Start(t)
+	bucket := srv.Bucket(t, false)
+	s := open(t, srv, bucket, "etcd", nil)
+	path, sum := randomFile(t, t.TempDir(), "x", 5*PartSize+1000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	up, err := s.Put(ctx(t), "etcd-snapshot-20260101T000000Z.db", path, Meta{ClusterID: "cafe", SHA256: sum}, nil)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > PartSize/2 {
+		t.Errorf("the upload of %s allocated %s: a part is buffered", snapshot.HumanBytes(up.Size), snapshot.HumanBytes(int64(alloc)))
+	}
+	info, err := srv.Root(t).StatObject(ctx(t), bucket, up.Key, minio.StatObjectOptions{Checksum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ChecksumSHA256 == "" || info.ChecksumSHA256 != up.Checksum || !strings.HasSuffix(info.ChecksumSHA256, "-6") {
+		t.Fatalf("the store's checksum %q, the upload's %q: want one of 6 parts", info.ChecksumSHA256, up.Checksum)
+	}
+	if _, err := s.ReadBack(ctx(t), up, nil); err != nil {
+		t.Fatal(err)
 	}
 }

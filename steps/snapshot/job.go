@@ -32,6 +32,9 @@ type Request struct {
 	Write bool
 	// Rehearse says when the restore rehearsal runs; RehearseAuto when "".
 	Rehearse Rehearsal
+	// SaveArgs, when not empty, make the schedule run `etcd-harden snapshot save` with
+	// these flags instead of etcdctl (ScheduleOptions.SaveArgs): for sealed snapshots.
+	SaveArgs []string
 }
 
 // Job is one snapshot test with its inputs resolved, ready to Run.
@@ -54,7 +57,7 @@ func NewJob(conn etcdconn.Conn, st *discover.State, r Request) (*Job, error) {
 	}
 	j := &Job{conn: conn, req: r, opts: TestOptions{Client: cfg, Dest: r.Dest, DataDir: etcdconn.DataDir(st), Name: r.Name, Rehearse: r.Rehearse}}
 	if r.Schedule != "" && r.Schedule != "none" {
-		so := &ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: r.Dest, Keep: r.Keep}
+		so := &ScheduleOptions{Endpoint: conn.Endpoint(), CACert: conn.CACert, Cert: conn.Cert, Key: conn.Key, Dest: r.Dest, Keep: r.Keep, SaveArgs: r.SaveArgs}
 		if st != nil && st.Etcd != nil {
 			so.Image = st.Etcd.Image
 		}

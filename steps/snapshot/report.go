@@ -235,6 +235,10 @@ func scheduleFiles(s ScheduleOptions, o TestOptions) *ScheduleFiles {
 	if s.Dest == "" {
 		s.Dest = o.Dest
 	}
+	if len(s.SaveArgs) > 0 {
+		c, svc, tm, _ := SaveSchedule(SaveScheduleOptions{ScheduleOptions: s, Args: s.SaveArgs})
+		return &ScheduleFiles{CronJob: c, SystemdService: svc, SystemdTimer: tm}
+	}
 	c, svc, tm := Schedule(s)
 	return &ScheduleFiles{CronJob: c, SystemdService: svc, SystemdTimer: tm}
 }

@@ -36,6 +36,10 @@ type ScheduleOptions struct {
 	Etcdctl string
 	// Name names the CronJob and the systemd units ("etcd-snapshot" when "").
 	Name string
+	// SaveArgs, when not empty, make the schedule run `etcd-harden snapshot save` with these
+	// flags (SaveSchedule) instead of etcdctl: what sealing needs (--encrypt-to), since
+	// etcdctl would leave the snapshot in the clear. Public values only.
+	SaveArgs []string
 }
 
 func (o ScheduleOptions) withDefaults() ScheduleOptions {

@@ -172,7 +172,7 @@ func (a *answers) form(all bool) *huh.Form {
 	if all || !a.hasSchedule {
 		first = append(first, huh.NewSelect[string]().Key(KeySchedule).
 			Title("Show a schedule for regular snapshots?").
-			Description("Files to copy: they run etcdctl, so they work without etcd-harden.").
+			DescriptionFunc(a.scheduleDescription, &a.dest).
 			Options(
 				huh.NewOption("No", "none"),
 				huh.NewOption("Kubernetes CronJob", "cronjob"),
@@ -190,7 +190,7 @@ func (a *answers) form(all bool) *huh.Form {
 		if all || !a.hasWrite {
 			sched = append(sched, huh.NewConfirm().Key(KeyWrite).
 				Title("Write the schedule files into the destination folder?").
-				Description("No: only show them here (only with a schedule).").
+				DescriptionFunc(a.writeDescription, &a.dest).
 				Affirmative("Write").Negative("Only show").
 				Value(&a.write))
 		}
@@ -218,6 +218,22 @@ func (a *answers) form(all bool) *huh.Form {
 	}
 	// The shell's help bar shows the form's keys (Keys), so the form shows none itself.
 	return huh.NewForm(groups...).WithShowHelp(false)
+}
+
+// scheduleDescription says what the schedule runs: etcdctl for a plain folder, etcd-harden
+// itself when the snapshots are sealed or leave the node.
+func (a *answers) scheduleDescription() string {
+	if offsite.IsURL(a.dest) || strings.TrimSpace(a.encryptTo) != "" {
+		return "Files to copy: they run etcd-harden snapshot save, which seals and ships each snapshot."
+	}
+	return "Files to copy: they run etcdctl, so they work without etcd-harden."
+}
+
+func (a *answers) writeDescription() string {
+	if offsite.IsURL(a.dest) {
+		return "Write: into /etc/etcd-harden, with a template of s3.env (mode 0600, empty values) for the store's keys. No: only show them here."
+	}
+	return "No: only show them here (only with a schedule)."
 }
 
 // withDefault names the default in a title: accessible prompts show the title only.

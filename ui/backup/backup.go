@@ -28,6 +28,7 @@ import (
 	"charm.land/huh/v2"
 
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
+	"github.com/etcd-harden/etcd-harden/steps/offsite"
 	"github.com/etcd-harden/etcd-harden/steps/snapshot"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 )
@@ -73,7 +74,11 @@ type Step struct {
 
 	conn   etcdconn.Conn
 	report *snapshot.Report
-	err    error
+	// off is the report of an offsite or sealed run, shown as the commands show it, and
+	// store the S3 destination (nil for a folder).
+	off   *offsite.Report
+	store *offsite.Store
+	err   error
 }
 
 var (
@@ -224,20 +229,24 @@ func (p *Step) key(s *step.Session, msg tea.KeyPressMsg) tea.Cmd {
 
 func (p *Step) skip(s *step.Session) {
 	p.phase = phaseSkipped
-	p.report, p.err = nil, nil
+	p.report, p.off, p.err = nil, nil, nil
 	s.Backup = &step.BackupOutcome{Skipped: true}
 }
 
 // finish records the end of a run; a failure goes to the shell's error view too.
 func (p *Step) finish(s *step.Session, d doneMsg) tea.Cmd {
 	p.phase, p.cancel = phaseDone, nil
-	p.report, p.err = d.report, d.err
+	p.report, p.off, p.err = d.report, d.off, d.err
 	if d.err != nil {
 		s.Backup = nil
 		e := p.errorView()
 		return func() tea.Msg { return step.ErrorMsg{Err: e} }
 	}
-	s.Backup = &step.BackupOutcome{Report: d.report, ScheduleFiles: d.report.ScheduleWritten}
+	written := d.report.ScheduleWritten
+	if d.off != nil && d.off.Schedule != nil {
+		written = d.off.Schedule.Written
+	}
+	s.Backup = &step.BackupOutcome{Report: d.report, ScheduleFiles: written}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,8 @@ import (
 const (
 	// KeyEncryptTo are the public keys (age1…, ssh-ed25519 …) the snapshot is sealed to
 	// before it leaves the node; a list. Required with an s3:// backup.dest (asked only
-	// then); not used with a folder.
+	// then); with a folder, the snapshots are sealed there and the schedule runs
+	// `etcd-harden snapshot save --encrypt-to …`.
 	KeyEncryptTo = "backup.encryptTo"
 	// KeyS3Endpoint is the S3 endpoint URL; default $AWS_ENDPOINT_URL, else AWS S3.
 	KeyS3Endpoint = "backup.s3Endpoint"
@@ -60,16 +60,19 @@ func offsiteRequest(s *step.Session, a answers, o Options) (offsite.Request, err
 		Dest: a.dest, Store: offsite.Config{Endpoint: a.s3Endpoint},
 		Staging: filepath.Join(s.Layout.Root, "var", "lib", "etcd-harden", "staging"), Name: o.Name,
 		Recipients: rs, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Rehearse: a.rehearse,
+		Write: a.write, ScheduleDir: ScheduleDir(s),
 	}, nil
 }
 
-// runOffsite runs an offsite job and shows it as a snapshot report: the S3 checks and
-// the sealing, upload and read-back become checks beside the folder test's.
-func runOffsite(ctx context.Context, j *offsite.Job, progress func(snapshot.Progress)) (*snapshot.Report, error) {
-	rep, err := j.Run(ctx, offsite.Observer{Save: progress})
-	return asSnapshotReport(rep), err
+// ScheduleDir is where backup.write puts the schedule files of an s3:// destination, with
+// the template of the credentials file the units read (/etc/etcd-harden/s3.env).
+func ScheduleDir(s *step.Session) string {
+	return filepath.Join(s.Layout.Root, "etc", "etcd-harden")
 }
 
+// asSnapshotReport is an offsite or sealed run as a snapshot report, for the session
+// (the summary): the S3 checks and the sealing, upload and read-back become checks beside
+// the local test's. The step's own view shows the offsite report itself.
 func asSnapshotReport(rep *offsite.Report) *snapshot.Report {
 	out := &snapshot.Report{Dest: rep.Dest, Checks: append([]snapshot.Check(nil), rep.Checks...), Error: rep.Error}
 	if l := rep.Local; l != nil {
@@ -90,8 +93,22 @@ func asSnapshotReport(rep *offsite.Report) *snapshot.Report {
 	}
 	if s := rep.Schedule; s != nil {
 		out.Schedule = &s.ScheduleFiles
+		out.ScheduleWritten = s.Written
+	} else if l := rep.Local; l != nil {
+		out.Schedule, out.ScheduleWritten = l.Schedule, l.ScheduleWritten
 	}
 	return out
+}
+
+// sealedFolderRequest is a folder test whose snapshot is sealed to backup.encryptTo; its
+// schedule runs `etcd-harden snapshot save --encrypt-to …`.
+func sealedFolderRequest(a answers, o Options) (offsite.FolderRequest, error) {
+	rs, err := parseRecipients(a.encryptTo)
+	if err != nil {
+		return offsite.FolderRequest{}, fmt.Errorf("%s: %w", KeyEncryptTo, err)
+	}
+	return offsite.FolderRequest{Dest: a.dest, Name: o.Name, Recipients: rs, Timeout: o.Timeout, Rehearse: a.rehearse,
+		Schedule: a.schedule, ScheduleKeep: a.keep, Write: a.write}, nil
 }
 
 // newOffsiteJob resolves an offsite run for the step.

@@ -19,8 +19,9 @@ func (p *Step) RunPlain(ctx context.Context, s *step.Session, _ io.Reader, out i
 		return nil
 	}
 	p.runID++
+	p.report, p.off, p.err = nil, nil, nil
 	j, err := newJob(s, p.ans, p.opts)
-	p.conn = j.conn
+	p.conn, p.store = j.conn, j.store()
 	if err != nil {
 		p.finish(s, doneMsg{id: p.runID, err: err})
 		return nil

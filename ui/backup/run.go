@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -23,7 +24,10 @@ type progressMsg struct {
 type doneMsg struct {
 	id     int
 	report *snapshot.Report
-	err    error
+	// off is the whole report of an offsite or sealed run, which the view shows as the
+	// commands do; report is its snapshot part, for the session.
+	off *offsite.Report
+	err error
 }
 
 // job is one test run, resolved before it starts so that a bad endpoint or a missing
@@ -32,6 +36,9 @@ type job struct {
 	conn etcdconn.Conn
 	test *snapshot.Job
 	off  *offsite.Job // an s3:// destination (offsite.go)
+	// sealed is a folder whose snapshots are sealed (backup.encryptTo): offsite.SaveFolder.
+	sealed *offsite.FolderRequest
+	st     *step.Session
 }
 
 // newJob resolves the connection and the test from the session and answers.
@@ -44,6 +51,10 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 		off, err := newOffsiteJob(s, conn, a, o)
 		return job{conn: conn, off: off}, err
 	}
+	if strings.TrimSpace(a.encryptTo) != "" {
+		req, err := sealedFolderRequest(a, o)
+		return job{conn: conn, sealed: &req, st: s}, err
+	}
 	test, err := snapshot.NewJob(conn, s.State, snapshot.Request{
 		Dest: a.dest, Name: o.Name, Timeout: o.Timeout, Schedule: a.schedule, Keep: a.keep, Write: a.write, Rehearse: a.rehearse,
 	})
@@ -54,14 +65,23 @@ func newJob(s *step.Session, a answers, o Options) (job, error) {
 // (snapshot.Job.Run). It blocks; ctx cancels it.
 func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg {
 	if j.off != nil {
-		rep, err := runOffsite(ctx, j.off, progress)
-		return doneMsg{report: rep, err: err}
+		rep, err := j.off.Run(ctx, offsite.Observer{Save: progress})
+		return doneMsg{report: asSnapshotReport(rep), off: rep, err: scheduleHint(err)}
+	}
+	if j.sealed != nil {
+		rep, err := offsite.SaveFolder(ctx, j.conn, j.st.State, *j.sealed)
+		return doneMsg{report: asSnapshotReport(rep), off: rep, err: scheduleHint(err)}
 	}
 	rep, err := j.test.Run(ctx, progress)
+	return doneMsg{report: rep, err: scheduleHint(err)}
+}
+
+// scheduleHint adds the answer that avoids an edited schedule file.
+func scheduleHint(err error) error {
 	if errors.Is(err, snapshot.ErrScheduleExists) {
-		err = fmt.Errorf("%w, or answer %s=false to only show the schedule", err, KeyWrite)
+		return fmt.Errorf("%w, or answer %s=false to only show the schedule", err, KeyWrite)
 	}
-	return doneMsg{report: rep, err: err}
+	return err
 }
 
 // start runs the job on its own goroutine and returns the command that waits for its
@@ -71,9 +91,9 @@ func (j job) run(ctx context.Context, progress func(snapshot.Progress)) doneMsg 
 func (p *Step) start(s *step.Session) tea.Cmd {
 	p.runID++
 	id := p.runID
-	p.prog, p.report, p.err = snapshot.Progress{}, nil, nil
+	p.prog, p.report, p.off, p.err = snapshot.Progress{}, nil, nil, nil
 	j, err := newJob(s, p.ans, p.opts)
-	p.conn = j.conn
+	p.conn, p.store = j.conn, j.store()
 	if err != nil {
 		p.phase = phaseDone
 		return p.finish(s, doneMsg{id: id, err: err})
@@ -106,4 +126,12 @@ func (p *Step) start(s *step.Session) tea.Cmd {
 		}
 	}
 	return tea.Batch(p.wait, p.spin.Tick)
+}
+
+// store is the opened S3 destination, nil for a folder.
+func (j job) store() *offsite.Store {
+	if j.off == nil {
+		return nil
+	}
+	return j.off.Store()
 }

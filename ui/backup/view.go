@@ -101,15 +101,33 @@ func (p *Step) errorView() render.Error {
 	return e
 }
 
+// facts, checks and scheduleBlocks show an offsite or sealed run as the commands do
+// (`snapshot test --dest s3://…`, `--encrypt-to`), and a folder's test as `snapshot test`.
 func (p *Step) facts() []render.Fact {
+	switch {
+	case p.store != nil:
+		return view.OffsiteFacts(p.off, p.store, p.conn.Endpoint())
+	case p.off != nil:
+		return append(view.SnapshotFacts(p.off.Local, p.conn.Endpoint(), p.ans.dest), view.OffsiteFacts(p.off, nil, "")...)
+	}
 	return view.SnapshotFacts(p.report, p.conn.Endpoint(), p.ans.dest)
 }
 
-func (p *Step) checks() []render.Check { return view.SnapshotChecks(p.report) }
+func (p *Step) checks() []render.Check {
+	if p.off != nil {
+		return view.OffsiteChecks(p.off)
+	}
+	return view.SnapshotChecks(p.report)
+}
 
 func (p *Step) scheduleBlocks(f step.Frame) []string {
-	if p.report == nil || p.err != nil {
+	switch {
+	case p.report == nil || p.err != nil:
 		return nil
+	case p.off != nil && p.off.Schedule != nil:
+		return view.OffsiteScheduleBlocks(f.R, f.Width, p.off, p.ans.schedule)
+	case p.off != nil:
+		return view.ScheduleBlocks(f.R, f.Width, p.off.Local, p.ans.schedule)
 	}
 	return view.ScheduleBlocks(f.R, f.Width, p.report, p.ans.schedule)
 }

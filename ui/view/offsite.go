@@ -2,6 +2,8 @@ package view
 
 import (
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +30,8 @@ func OffsiteFacts(rep *offsite.Report, store *offsite.Store, endpoint string) []
 	if rep == nil {
 		return fs
 	}
-	if l := rep.Local; l != nil && l.Save != nil {
+	// Without a store (a folder), SnapshotFacts shows the save beside these.
+	if l := rep.Local; l != nil && l.Save != nil && store != nil {
 		add("snapshot", snapshot.HumanBytes(l.Save.Size)+" · saved in "+roundDuration(l.Save.Duration))
 		if v := l.Verification; v != nil {
 			add("revision", strconv.FormatInt(v.Revision, 10))
@@ -41,6 +44,9 @@ func OffsiteFacts(rep *offsite.Report, store *offsite.Store, endpoint string) []
 			short = append(short, seal.Short(k))
 		}
 		add("sealed to", strings.Join(short, ", "))
+		if store == nil {
+			add("sealed snapshot", s.Path+" (the plaintext was removed)")
+		}
 	}
 	if u := rep.Upload; u != nil {
 		add("object", u.URL)
@@ -75,7 +81,16 @@ func OffsiteChecks(rep *offsite.Report) []render.Check {
 	for _, c := range rep.Checks {
 		cs = append(cs, render.Check{ID: "s3", Title: c.Name, Status: render.Status(c.Status), Detail: c.Message, Fix: c.Fix})
 	}
-	cs = append(cs, SnapshotChecks(rep.Local)...)
+	local := SnapshotChecks(rep.Local)
+	if offsite.IsURL(rep.Dest) {
+		// The local folder of an s3:// run is the staging folder, not the destination.
+		for i := range local {
+			if local[i].ID == "dest" {
+				local[i].ID = "staging"
+			}
+		}
+	}
+	cs = append(cs, local...)
 	if s := rep.Sealed; s != nil {
 		cs = append(cs, render.Check{ID: "seal", Title: "sealed with age", Status: render.Pass,
 			Detail: fmt.Sprintf("%s to %d recipient(s) · sha256 %.16s…", snapshot.HumanBytes(s.Size), len(s.Recipients), s.SHA256)})
@@ -125,16 +140,32 @@ func OffsiteScheduleBlocks(r render.Renderer, width int, rep *offsite.Report, wh
 	}
 	s := rep.Schedule
 	var out []string
-	block := func(title, use, text string) {
+	// block shows a file to copy, or where it was written.
+	block := func(title, name, use, text string) {
+		for _, w := range s.Written {
+			if filepath.Base(w) == name {
+				use = "written to " + w + "; " + use
+			}
+		}
 		out = append(out, r.Facts([]render.Fact{{Key: title, Value: use}}, width)+"\n\n"+strings.TrimRight(text, "\n"))
 	}
-	block("credentials "+s.EnvFilePath, "save it with mode 0600 (install -m 600 /dev/null "+s.EnvFilePath+"), then fill in the keys", s.EnvFile)
+	if s.EnvFileKept != "" {
+		// The operator's file, perhaps with the keys in it: named, never shown.
+		out = append(out, r.Facts([]render.Fact{{Key: "credentials " + s.EnvFilePath,
+			Value: s.EnvFileKept + " is there already and was left as it is (not read): check that it has mode 0600 and the keys"}}, width))
+	} else {
+		use := "save it with mode 0600 (install -m 600 /dev/null " + s.EnvFilePath + "), then fill in the keys"
+		if slices.ContainsFunc(s.Written, func(w string) bool { return filepath.Base(w) == offsite.EnvFileName }) {
+			use = "a template with mode 0600 and empty values: fill in the keys (at " + s.EnvFilePath + " on the node)"
+		}
+		block("credentials "+s.EnvFilePath, offsite.EnvFileName, use, s.EnvFile)
+	}
 	if which == "cronjob" || which == "both" {
-		block("CronJob "+snapshot.CronJobFile, "make the Secret the file names, then kubectl apply -f "+snapshot.CronJobFile, s.CronJob)
+		block("CronJob "+snapshot.CronJobFile, snapshot.CronJobFile, "make the Secret the file names, then kubectl apply -f "+snapshot.CronJobFile, s.CronJob)
 	}
 	if which == "systemd" || which == "both" {
-		block("systemd "+snapshot.ServiceFile, "save it as /etc/systemd/system/"+snapshot.ServiceFile, s.SystemdService)
-		block("systemd "+snapshot.TimerFile, "save it as /etc/systemd/system/"+snapshot.TimerFile+", then systemctl enable --now "+snapshot.TimerFile, s.SystemdTimer)
+		block("systemd "+snapshot.ServiceFile, snapshot.ServiceFile, "save it as /etc/systemd/system/"+snapshot.ServiceFile, s.SystemdService)
+		block("systemd "+snapshot.TimerFile, snapshot.TimerFile, "save it as /etc/systemd/system/"+snapshot.TimerFile+", then systemctl enable --now "+snapshot.TimerFile, s.SystemdTimer)
 	}
 	return out
 }
