@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -64,42 +63,42 @@ func BenchmarkSnapshotSideBySide(b *testing.B) {
 	root, dest := b.TempDir(), b.TempDir()
 	env := append(os.Environ(), "ETCDCTL_API=3", "NO_COLOR=1")
 
-	var save, test, rehearsed, get, status []measured
+	var save, test, rehearsed, get, status []process
 	inside := map[string][]time.Duration{} // the parts of a snapshot test, from its report
 	b.ResetTimer()
 	for i := range b.N {
 		snap := filepath.Join(dest, fmt.Sprintf("etcdctl-%d.db", i))
-		save = append(save, measure(b, env, etcdctl, append(conn, "snapshot", "save", snap)...))
+		save = append(save, runProcess(b, env, etcdctl, append(conn, "snapshot", "save", snap)...))
 		os.Remove(snap)
 		for _, r := range []struct {
 			rehearse string
-			into     *[]measured
+			into     *[]process
 		}{{"never", &test}, {"always", &rehearsed}} {
 			name := fmt.Sprintf("eh-%s-%d", r.rehearse, i)
-			m := measure(b, env, bin, append([]string{"snapshot", "test", "--root", root, "--dest", dest,
+			m := runProcess(b, env, bin, append([]string{"snapshot", "test", "--root", root, "--dest", dest,
 				"--name", name, "--rehearse", r.rehearse, "-o", "json"}, conn...)...)
 			*r.into = append(*r.into, m)
 			parts(b, m.out, r.rehearse, inside)
 			os.Remove(filepath.Join(dest, name+".db"))
 		}
-		get = append(get, measure(b, env, etcdctl, append(conn, "--command-timeout", "5m", "get", "/registry/secrets/", "--prefix")...))
-		st := measure(b, env, bin, append([]string{"encryption", "status", "--root", root, "-o", "json"}, conn...)...)
+		get = append(get, runProcess(b, env, etcdctl, append(conn, "--command-timeout", "5m", "get", "/registry/secrets/", "--prefix")...))
+		st := runProcess(b, env, bin, append([]string{"encryption", "status", "--root", root, "-o", "json"}, conn...)...)
 		if !bytes.Contains(st.out, []byte(fmt.Sprintf(`"total": %d`, secrets))) {
 			b.Fatalf("encryption status did not count %d Secrets:\n%.2000s", secrets, st.out)
 		}
 		status = append(status, st)
 	}
 	b.StopTimer()
-	report := func(name string, ms, anchor []measured) {
-		b.ReportMetric(median(ms, took).Seconds(), name+"-s")
-		b.ReportMetric(float64(median(ms, took))/float64(median(anchor, took)), name+"-ratio")
-		b.ReportMetric(float64(median(ms, anon))/(1<<20), name+"-peakAnon-MiB")
-		b.ReportMetric(float64(median(ms, rss))/(1<<20), name+"-peakRSS-MiB")
+	report := func(name string, ms, anchor []process) {
+		b.ReportMetric(medianOf(ms, took).Seconds(), name+"-s")
+		b.ReportMetric(float64(medianOf(ms, took))/float64(medianOf(anchor, took)), name+"-ratio")
+		b.ReportMetric(float64(medianOf(ms, anon))/(1<<20), name+"-peakAnon-MiB")
+		b.ReportMetric(float64(medianOf(ms, rss))/(1<<20), name+"-peakRSS-MiB")
 	}
-	b.ReportMetric(median(save, took).Seconds(), "etcdctl-save-s")
-	b.ReportMetric(float64(median(save, rss))/(1<<20), "etcdctl-save-peakRSS-MiB")
-	b.ReportMetric(median(get, took).Seconds(), "etcdctl-get-s")
-	b.ReportMetric(float64(median(get, rss))/(1<<20), "etcdctl-get-peakRSS-MiB")
+	b.ReportMetric(medianOf(save, took).Seconds(), "etcdctl-save-s")
+	b.ReportMetric(float64(medianOf(save, rss))/(1<<20), "etcdctl-save-peakRSS-MiB")
+	b.ReportMetric(medianOf(get, took).Seconds(), "etcdctl-get-s")
+	b.ReportMetric(float64(medianOf(get, rss))/(1<<20), "etcdctl-get-peakRSS-MiB")
 	for name, ds := range inside {
 		slices.Sort(ds)
 		b.ReportMetric(ds[len(ds)/2].Seconds(), name+"-s")
@@ -129,18 +128,18 @@ func parts(b *testing.B, out []byte, run string, into map[string][]time.Duration
 	}
 }
 
-// measured is one whole process: its wall time and the peaks of its process tree.
-type measured struct {
+// process is one whole process: its wall time and the peaks of its process tree.
+type process struct {
 	took      time.Duration
 	anon, rss int64 // bytes
 	out       []byte
 }
 
-func took(m measured) int64 { return int64(m.took) }
-func anon(m measured) int64 { return m.anon }
-func rss(m measured) int64  { return m.rss }
+func took(m process) int64 { return int64(m.took) }
+func anon(m process) int64 { return m.anon }
+func rss(m process) int64  { return m.rss }
 
-func median(ms []measured, f func(measured) int64) time.Duration {
+func medianOf(ms []process, f func(process) int64) time.Duration {
 	v := make([]int64, len(ms))
 	for i, m := range ms {
 		v[i] = f(m)
@@ -150,7 +149,7 @@ func median(ms []measured, f func(measured) int64) time.Duration {
 }
 
 // measure runs bin with args, sampling its process tree's memory until it exits.
-func measure(b *testing.B, env []string, bin string, args ...string) measured {
+func runProcess(b *testing.B, env []string, bin string, args ...string) process {
 	b.Helper()
 	var out, errOut bytes.Buffer
 	cmd := exec.Command(bin, args...)
@@ -159,7 +158,7 @@ func measure(b *testing.B, env []string, bin string, args ...string) measured {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	m := measured{}
+	m := process{}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -186,43 +185,12 @@ func measure(b *testing.B, env []string, bin string, args ...string) measured {
 	return m
 }
 
-// treeMemory sums RssAnon and VmRSS over pid and its descendants, from /proc.
+// treeMemory sums RssAnon and the resident set (RssAnon + RssFile) over pid and its
+// descendants (tree and status, measure_offsite_test.go).
 func treeMemory(pid int) (anon, rss int64) {
-	pids := []int{pid}
-	for i := 0; i < len(pids); i++ {
-		a, r := procMemory(pids[i])
-		anon, rss = anon+a, rss+r
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pids[i]))
-		for _, f := range tasks {
-			data, _ := os.ReadFile(f)
-			for _, c := range strings.Fields(string(data)) {
-				if n, err := strconv.Atoi(c); err == nil {
-					pids = append(pids, n)
-				}
-			}
-		}
-	}
-	return anon, rss
-}
-
-func procMemory(pid int) (anon, rss int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "RssAnon":
-			anon = kb << 10
-		case "VmRSS":
-			rss = kb << 10
+	for _, p := range tree(pid) {
+		if _, a, f, _, ok := status(p); ok {
+			anon, rss = anon+a, rss+a+f
 		}
 	}
 	return anon, rss
