@@ -77,6 +77,7 @@ It exits 1 when any check fails.`,
 			if err := g.resolve(); err != nil {
 				return err
 			}
+			scheduledMemory()
 			return runSnapshotTest(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -222,6 +223,7 @@ func newVerifyChildCmd() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			scheduledMemory()
 			if code := snapshot.RunVerifyChild(args, cmd.OutOrStdout()); code != 0 {
 				return &usageError{fmt.Errorf("%s: bad arguments %q", snapshot.VerifySubcommand, args)}
 			}

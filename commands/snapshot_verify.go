@@ -51,6 +51,7 @@ A file that fails is left where it is. Exit status: 0 verified, 1 failed, 2 usag
 			if err := g.resolve(); err != nil {
 				return err
 			}
+			scheduledMemory()
 			return runSnapshotVerify(cmd.Context(), g, o, args[0], cmd.OutOrStdout())
 		},
 	}
