@@ -97,8 +97,17 @@ func TestClusterFormsAndRestartsMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitForEvent(t, third, lab.EtcdFailed)
-	if _, err := one.Put(ctx, "/lab-test/while-down", "x"); err != nil {
-		t.Fatalf("write with one member down: %v", err)
+	// When node-3 led, the other two elect a leader first: a write may time out meanwhile,
+	// as any client's would, and is tried again.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		_, err := one.Put(ctx, "/lab-test/while-down", "x")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("write with one member down: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	ready := waitFor(t, third, lab.EtcdReady)
 	if !ready.Restart || ready.PID == pid || ready.Endpoint != endpoint {
