@@ -199,7 +199,7 @@ func treeMemory(pid int) (anon, rss int64) {
 // fillCluster writes about size bytes of values of valueSize bytes, a tenth of them
 // Secrets and the rest ConfigMaps, in transactions of up to 64 puts (and 1 MiB) from 8
 // writers, and returns how many Secrets it wrote.
-func fillCluster(b *testing.B, cli *clientv3.Client, size, valueSize int) int {
+func fillCluster(b testing.TB, cli *clientv3.Client, size, valueSize int) int {
 	b.Helper()
 	const writers = 8
 	perTxn := max(1, min(64, (1<<20)/valueSize))

@@ -10,11 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/internal/testminio"
@@ -107,55 +105,19 @@ func TestMeasureOffsiteSave(t *testing.T) {
 	t.Logf("load average after: %s", loadAvg())
 }
 
-// fillEtcd puts 1 KiB values under /registry/configmaps/ until etcd's database is size
-// bytes, from 4 writers of 128-put transactions, and returns the database's size.
+// fillEtcd fills srv with about size bytes of 1 KiB values (fillCluster) and returns
+// the database's size.
 func fillEtcd(t *testing.T, srv *testetcd.Server, size int64) int64 {
 	t.Helper()
 	cli := srv.Client(t)
-	ctx := context.Background()
-	value := strings.Repeat("x", 1024)
-	dbSize := func() int64 {
-		st, err := cli.Status(ctx, srv.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.DbSize
-	}
 	start := time.Now()
-	var next int64
-	var mu sync.Mutex
-	for dbSize() < size {
-		var wg sync.WaitGroup
-		errs := make(chan error, 4)
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for range 50 {
-					mu.Lock()
-					base := next
-					next += 128
-					mu.Unlock()
-					ops := make([]clientv3.Op, 128)
-					for j := range ops {
-						ops[j] = clientv3.OpPut(fmt.Sprintf("/registry/configmaps/ns%03d/cm-%09d", (base+int64(j))%1000, base+int64(j)), value)
-					}
-					if _, err := cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	fillCluster(t, cli, int(size), 1024)
+	st, err := cli.Status(context.Background(), srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
 	}
-	got := dbSize()
-	t.Logf("filled %d keys of 1 KiB, %.2f GiB database, in %s", next, float64(got)/(1<<30), time.Since(start).Round(time.Second))
-	return got
+	t.Logf("filled %.2f GiB of 1 KiB values in %s", float64(st.DbSize)/(1<<30), time.Since(start).Round(time.Second))
+	return st.DbSize
 }
 
 // measured is one run of one command: wall time, and for the command's own process and for
