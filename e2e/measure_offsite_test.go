@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
 	"github.com/etcd-harden/etcd-harden/internal/testminio"
 )
