@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -91,22 +90,8 @@ func checkCount(flag string, n, max int) error {
 }
 
 func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reader, out, errOut io.Writer) (err error) {
-	// The lab's own messages go to stderr until the wizard takes the screen; what
-	// happens to etcd meanwhile is kept and printed when the wizard ends.
-	var (
-		mu     sync.Mutex
-		quiet  bool
-		during []string
-	)
-	opts.Log = func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if quiet {
-			during = append(during, line)
-			return
-		}
-		fmt.Fprintln(errOut, "lab: "+line)
-	}
+	log := &labLog{w: errOut}
+	opts.Log = log.line
 	// A bad answers file is refused before the lab lays out anything or starts etcd.
 	if g.answers != "" {
 		if _, err := ui.LoadAnswers(g.answers); err != nil {
@@ -118,12 +103,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 		return fmt.Errorf("starting the lab: %w", err)
 	}
 	defer func() {
-		mu.Lock()
-		quiet = false
-		for _, line := range during {
-			fmt.Fprintln(errOut, "lab: while the wizard ran: "+line)
-		}
-		mu.Unlock()
+		log.release()
 		// Read before Close: the wizard may have moved etcd to https.
 		printLabEnv(errOut, l, "at exit")
 		if cerr := l.Close(); cerr != nil && err == nil {
@@ -148,9 +128,7 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	quiet = true
-	mu.Unlock()
+	log.hold()
 	o.Lab = l // the lab's own act, its rewrite of the Secrets, is offered in the summary
 	return ui.Run(ctx, o)
 }

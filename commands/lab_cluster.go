@@ -6,7 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -38,31 +37,14 @@ func runClusterLab(ctx context.Context, g *globalOptions, opts lab.Options, f cl
 			return &usageError{err}
 		}
 	}
-	var (
-		mu     sync.Mutex
-		quiet  bool
-		during []string
-	)
-	opts.Log = func(line string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if quiet {
-			during = append(during, line)
-			return
-		}
-		fmt.Fprintln(errOut, "lab: "+line)
-	}
+	log := &labLog{w: errOut}
+	opts.Log = log.line
 	c, err := lab.StartCluster(ctx, opts, f.members)
 	if err != nil {
 		return fmt.Errorf("starting the cluster lab: %w", err)
 	}
 	defer func() {
-		mu.Lock()
-		quiet = false
-		for _, line := range during {
-			fmt.Fprintln(errOut, "lab: while the wizard ran: "+line)
-		}
-		mu.Unlock()
+		log.release()
 		printClusterEnv(errOut, c, "at exit")
 		if cerr := c.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("stopping the lab: %w", cerr)
@@ -88,9 +70,7 @@ func runClusterLab(ctx context.Context, g *globalOptions, opts lab.Options, f cl
 	if err != nil {
 		return err
 	}
-	mu.Lock()
-	quiet = true
-	mu.Unlock()
+	log.hold()
 	o.Lab = node
 	return ui.Run(ctx, o)
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
-	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -73,17 +72,14 @@ func StartCluster(ctx context.Context, opts Options, members int) (c *Cluster, e
 	if members < 2 || members > MaxMembers || members%2 == 0 {
 		return nil, fmt.Errorf("--members %d: give 1, 3 or 5 (an etcd cluster has an odd number of members)", members)
 	}
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, err
+	}
 	root, err := makeRoot(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	c = &Cluster{root: root, keep: opts.Keep, registry: opts.RegistryDir, log: opts.Log, started: time.Now()}
-	if c.log == nil {
-		c.log = func(string) {}
-	}
-	if c.registry == "" {
-		c.registry = RegistryDir()
-	}
 	self := c
 	defer func() {
 		if err != nil {
@@ -91,11 +87,6 @@ func StartCluster(ctx context.Context, opts Options, members int) (c *Cluster, e
 		}
 	}()
 	command := opts.EtcdCommand
-	if command == nil {
-		if command, err = selfexec.Command(EtcdSubcommand); err != nil {
-			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
-		}
-	}
 	ports := make([]Ports, members)
 	for i := range ports {
 		if ports[i], err = freePortsOn(NodeIP(i + 1)); err != nil {

@@ -107,30 +107,22 @@ func Start(ctx context.Context, opts Options) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, err
+	}
 	root, err := makeRoot(opts.Dir)
 	if err != nil {
 		return nil, err
 	}
 	l = &Lab{root: root, keep: opts.Keep, registry: opts.RegistryDir, log: opts.Log,
 		events: make(chan Event, 64), loopDone: make(chan struct{}), started: time.Now()}
-	if l.log == nil {
-		l.log = func(string) {}
-	}
 	self := l
 	defer func() {
 		if err != nil {
 			self.Close()
 		}
 	}()
-	if l.registry == "" {
-		l.registry = RegistryDir()
-	}
 	command := opts.EtcdCommand
-	if command == nil {
-		if command, err = selfexec.Command(EtcdSubcommand); err != nil {
-			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
-		}
-	}
 	ports, err := FreePorts()
 	if err != nil {
 		return nil, err
@@ -472,4 +464,23 @@ func envFromRoot(root string) ([]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// withDefaults fills what the caller left out: a silent log, the user's registry folder
+// and this executable's hidden etcd command.
+func (o Options) withDefaults() (Options, error) {
+	if o.Log == nil {
+		o.Log = func(string) {}
+	}
+	if o.RegistryDir == "" {
+		o.RegistryDir = RegistryDir()
+	}
+	if o.EtcdCommand == nil {
+		c, err := selfexec.Command(EtcdSubcommand)
+		if err != nil {
+			return o, fmt.Errorf("find this executable to run etcd: %w", err)
+		}
+		o.EtcdCommand = c
+	}
+	return o, nil
 }

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/etcd-harden/etcd-harden/internal/selfexec"
 )
 
 // ErrRunning means a lab that should be stopped still runs.
@@ -32,6 +30,9 @@ func Kept(dir string) bool {
 //
 // Start and Resume set up the lab's kubelet the same way; Start also lays out and seeds.
 func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
+	if opts, err = opts.withDefaults(); err != nil {
+		return nil, err
+	}
 	root, err := Root(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -46,12 +47,6 @@ func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
 	rec, _ := ReadRecord(root)
 	l = &Lab{root: root, keep: opts.Keep, registry: opts.RegistryDir, log: opts.Log, scenario: rec.Scenario,
 		events: make(chan Event, 64), loopDone: make(chan struct{}), started: time.Now()}
-	if l.log == nil {
-		l.log = func(string) {}
-	}
-	if l.registry == "" {
-		l.registry = RegistryDir()
-	}
 	self := l
 	defer func() {
 		if err != nil {
@@ -59,11 +54,6 @@ func Resume(ctx context.Context, opts Options) (l *Lab, err error) {
 		}
 	}()
 	command := opts.EtcdCommand
-	if command == nil {
-		if command, err = selfexec.Command(EtcdSubcommand); err != nil {
-			return nil, fmt.Errorf("find this executable to run etcd: %w", err)
-		}
-	}
 	l.newRunner(command, orDefault(opts.ReadyTimeout, 10*time.Second))
 	// A failed first start is the tree's, already reported as an Event: the loop starts
 	// etcd again after its back-off, or when etcd.yaml changes.
