@@ -77,6 +77,11 @@ func runSnapshotVerify(ctx context.Context, g *globalOptions, o *snapshotVerifyO
 		if err != nil {
 			return err
 		}
+		// The member was asked for by name: a wrong endpoint or TLS file is said in
+		// seconds, before the file is read (the comparison would wait for the dial).
+		if err := conn.Check(ctx); err != nil {
+			return err
+		}
 		fo.Client, endpoint = &cfg, conn.Endpoint()
 	}
 	rep, err := snapshot.VerifyFile(ctx, path, fo)
