@@ -83,10 +83,13 @@ func (t *text) lineOf(off int) int {
 	return max(i-1, 0)
 }
 
-// eol returns the line break to write after line i: its own, or the file's first.
+// eol returns the line break to write after line i: its own, else the nearest one before
+// it, else the file's first.
 func (t *text) eol(i int) string {
-	if l := t.lines[i]; l.next > l.end {
-		return string(t.src[l.end:l.next])
+	for j := i; j >= 0; j-- {
+		if l := t.lines[j]; l.next > l.end {
+			return string(t.src[l.end:l.next])
+		}
 	}
 	for _, l := range t.lines {
 		if l.next > l.end {
