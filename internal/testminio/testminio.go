@@ -120,17 +120,26 @@ func (s *Server) start(t testing.TB) {
 	t.Fatal("minio was not ready within 30s")
 }
 
-// serves says whether the server answers S3 requests: after a restart, MinIO reports
-// ready a moment before its object layer is ("Server not initialized yet").
+// serves says whether the server answers S3 requests as it will for the tests: after a
+// start, MinIO reports ready a moment before its object layer is ("Server not initialized
+// yet"), and its root user works a moment before its IAM does, when a stranger's key gets
+// XMinioIAMNotInitialized instead of InvalidAccessKeyId and STS refuses to start a session.
 func (s *Server) serves() bool {
-	cli, err := minio.New(s.addr, &minio.Options{Creds: s.RootCreds(), Secure: false})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	root, err := minio.New(s.addr, &minio.Options{Creds: s.RootCreds(), Secure: false})
 	if err != nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, err = cli.ListBuckets(ctx)
-	return err == nil
+	if _, err := root.ListBuckets(ctx); err != nil {
+		return false
+	}
+	stranger, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4("not-"+random(6), random(20), ""), Secure: false})
+	if err != nil {
+		return false
+	}
+	_, err = stranger.ListBuckets(ctx)
+	return minio.ToErrorResponse(err).Code == "InvalidAccessKeyId"
 }
 
 // Kill stops the server at once (SIGKILL), as a crash or a pulled cable would.
@@ -189,16 +198,24 @@ func (s *Server) ReadOnlyCreds(t testing.TB, bucket string) *credentials.Credent
 	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
 {"Effect":"Allow","Action":["s3:ListBucket","s3:GetBucketLocation","s3:GetBucketVersioning"],"Resource":["arn:aws:s3:::%[1]s"]},
 {"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::%[1]s/*"]}]}`, bucket)
-	c, err := credentials.NewSTSAssumeRole(s.Endpoint, credentials.STSAssumeRoleOptions{
-		AccessKey: s.AccessKey, SecretKey: s.SecretKey, Policy: policy, DurationSeconds: 3600,
-	})
-	if err != nil {
-		t.Fatal(err)
+	// A loaded machine can still be finishing MinIO's IAM start: ask again for a while.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := credentials.NewSTSAssumeRole(s.Endpoint, credentials.STSAssumeRoleOptions{
+			AccessKey: s.AccessKey, SecretKey: s.SecretKey, Policy: policy, DurationSeconds: 3600,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetWithContext(nil)
+		if err == nil {
+			return c
+		}
+		if !strings.Contains(err.Error(), "not initialized") || time.Now().After(deadline) {
+			t.Fatalf("STS AssumeRole for a read-only session: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	if _, err := c.GetWithContext(nil); err != nil {
-		t.Fatalf("STS AssumeRole for a read-only session: %v", err)
-	}
-	return c
 }
 
 func random(n int) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 		if runtime.IsMissingKind(err) || runtime.IsMissingVersion(err) {
 			return nil, refused(path, errors.New("it has no kind or apiVersion: an encryption config starts with apiVersion: apiserver.config.k8s.io/v1 and kind: EncryptionConfiguration"))
 		}
-		return nil, refused(path, err)
+		return nil, refusedQuoting(path, err, data)
 	}
 	spec, ok := obj.(*apiserverv1.EncryptionConfiguration)
 	if !ok {
@@ -120,6 +121,47 @@ func refused(path string, err error) error {
 		path = "the encryption config"
 	}
 	return &ConfigError{Path: path, Err: err}
+}
+
+// keyLike is a run of base64's alphabet as long as the shortest real key (16 bytes).
+var keyLike = regexp.MustCompile(`[A-Za-z0-9+/]{16,}={0,2}`)
+
+// kinds are the long words of the config's own vocabulary that a decoder names.
+var kinds = map[string]bool{"EncryptionConfiguration": true, "EncryptionConfig": true}
+
+// refusedQuoting refuses data whose decoding failed. The YAML decoder quotes what it
+// could not read (a mapping used as a key is printed whole, a secret in it included), and
+// the document did not decode, so its secrets cannot be told from the rest: every run of
+// key-like text the message copied from the document is blanked.
+func refusedQuoting(path string, err error, data []byte) error {
+	msg := keyLike.ReplaceAllStringFunc(err.Error(), func(run string) string {
+		if kinds[run] || !bytes.Contains(data, []byte(run)) {
+			return run
+		}
+		return "…"
+	})
+	e := refused(path, errors.New(msg)).(*ConfigError)
+	e.Msg = msg
+	return e
+}
+
+// blankSecrets takes the config's secrets out of a message about it: a loader that
+// refuses a value may quote it.
+func (c *Config) blankSecrets(msg string) string {
+	for _, r := range c.spec.Resources {
+		for i := range r.Providers {
+			keys := providerKeys(&r.Providers[i])
+			if keys == nil {
+				continue
+			}
+			for _, k := range *keys {
+				if len(k.Secret) >= 8 {
+					msg = strings.ReplaceAll(msg, k.Secret, "…")
+				}
+			}
+		}
+	}
+	return msg
 }
 
 // ConfigError is a config kube-apiserver would refuse to start with.

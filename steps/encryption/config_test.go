@@ -231,3 +231,29 @@ func TestCorpus(t *testing.T) {
 		})
 	}
 }
+
+// A config that does not decode cannot say which of its words are secrets, and the YAML
+// decoder quotes a mapping used as a key whole: the key in it must not reach the message,
+// while the words of the config's own vocabulary still do.
+func TestRefusedConfigNeverQuotesItsSecret(t *testing.T) {
+	key := "dGhpcyBpcyBhIDE3Ynl0ZSBrZXk="
+	head := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc:\n      keys:\n      - name: key1\n"
+	for _, c := range []struct{ name, doc, want string }{
+		{"a mapping used as a key", head + "        ? {" + key + ": }\n        : x\n", "yaml: invalid map key: map[interface {}]interface {}{\"…\""},
+		{"a key of the wrong length", head + "        secret: " + key + "\n", `secret: Invalid value: "REDACTED": secret is not of the expected length`},
+		{"a version no server serves", strings.Replace(head, "/v1", "/v9", 1) + "        secret: " + key + "\n", `no kind "EncryptionConfiguration" is registered for version "apiserver.config.k8s.io/v9"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := Judge(context.Background(), "enc.yaml", []byte(c.doc), false)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if strings.Contains(err.Error(), key) {
+				t.Fatalf("the message holds the key: %v", err)
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "enc.yaml: kube-apiserver would not start with it: ") {
+				t.Fatalf("message %q lacks %q", err, c.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -32,6 +33,9 @@ func Judge(ctx context.Context, path string, data []byte, reload bool) (*Config,
 		if l != nil {
 			l.cancel()
 		}
+	}
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) {
+		ce.Msg = c.blankSecrets(ce.Reason())
 	}
 	if err != nil {
 		return c, nil, err
