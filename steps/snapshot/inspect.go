@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/server/v3/storage/schema"
+
+	"github.com/etcd-harden/etcd-harden/internal/boltcheck"
 )
 
 // inspection is what one read of a snapshot's bbolt file finds: what etcdutl's Status
@@ -22,18 +24,22 @@ type inspection struct {
 	StorageVersion string
 	KV             *KVHash
 	Pages          int
-	// Problems are what bbolt's check found; the rest is not to be trusted when any.
-	Problems []string
+	// Problems are what the bbolt check found (the first of Found); the rest is not to
+	// be trusted when any. InUse pages belong to the tree, the rest are free.
+	Problems     []string
+	Found, InUse int
 	// CheckTook and PassTook are the durations of the check and of the pass, which run
 	// side by side.
 	CheckTook, PassTook time.Duration
 }
 
 // inspect reads the snapshot once for what etcdutl's Status, a bbolt check and HashFile
-// would each read it for: the check walks the pages in one goroutine while one cursor
-// pass over every bucket computes the status hash, the key count, the revision and the
-// KV hash in another (two read transactions, so the two never share a cursor). etcdutl's
-// Status alone runs the check itself, keeps a set of every key and decodes every value.
+// would each read it for: the check walks the pages in one goroutine (boltcheck: a bit
+// per page, where bbolt's Tx.Check keeps maps that grow with the file and, on etcd's
+// unsynced freelist, walks the tree twice) while one cursor pass over every bucket
+// computes the status hash, the key count, the revision and the KV hash in another.
+// etcdutl's Status alone runs the check itself, keeps a set of every key and decodes
+// every value.
 //
 // onRevision, when not nil, is told the snapshot's revision first, from the meta bucket
 // and the last key.
@@ -44,11 +50,6 @@ func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
 		return nil, fmt.Errorf("bbolt cannot open it: %w", err)
 	}
 	defer db.Close()
-	checkTx, err := db.Begin(false)
-	if err != nil {
-		return nil, fmt.Errorf("bbolt cannot read it: %w", err)
-	}
-	defer checkTx.Rollback()
 	passTx, err := db.Begin(false)
 	if err != nil {
 		return nil, fmt.Errorf("bbolt cannot read it: %w", err)
@@ -62,11 +63,13 @@ func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
 	}
 	in = &inspection{TotalSize: passTx.Size(), Pages: int(passTx.Size() / int64(db.Info().PageSize))}
 	checked := make(chan struct{})
+	var cerr error
 	go func() {
 		defer close(checked)
 		start := time.Now()
-		for e := range checkTx.Check() {
-			in.Problems = append(in.Problems, e.Error())
+		var res *boltcheck.Result
+		if res, cerr = boltcheck.File(path, db.Info().PageSize); cerr == nil {
+			in.Problems, in.Found, in.InUse = res.Problems, res.Found, res.Reached
 		}
 		in.CheckTook = time.Since(start)
 	}()
@@ -74,6 +77,9 @@ func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
 	perr := in.pass(passTx)
 	in.PassTook = time.Since(start)
 	<-checked
+	if cerr != nil {
+		return nil, fmt.Errorf("read it for the bbolt check: %w", cerr)
+	}
 	if len(in.Problems) > 0 {
 		return in, nil // the check's verdict comes first; the pass may have read garbage
 	}
@@ -118,9 +124,9 @@ func (in *inspection) pass(tx *bolt.Tx) (err error) {
 func (in *inspection) checkResult() (string, error) {
 	if p := in.Problems; len(p) > 0 {
 		if len(p) > 5 {
-			p = append(p[:5:5], fmt.Sprintf("and %d more", len(p)-5))
+			p = append(p[:5:5], fmt.Sprintf("and %d more", in.Found-5))
 		}
-		return "", fmt.Errorf("bbolt found %d problem(s): %s", len(in.Problems), strings.Join(p, "; "))
+		return "", fmt.Errorf("bbolt found %d problem(s): %s", in.Found, strings.Join(p, "; "))
 	}
-	return fmt.Sprintf("bbolt check found no problems in %d pages", in.Pages), nil
+	return fmt.Sprintf("bbolt check found no problems in %d pages (%d in use)", in.Pages, in.InUse), nil
 }

@@ -364,7 +364,7 @@ var (
 	sizeRE  = regexp.MustCompile(`\d+(\.\d+)? (B|KiB|MiB|GiB|TiB)\b`)
 	roomRE  = regexp.MustCompile(`room for \d+ snapshots`)
 	shaRE   = regexp.MustCompile(`sha256 [0-9a-f]+…`)
-	pagesRE = regexp.MustCompile(`\d+ pages`)
+	pagesRE = regexp.MustCompile(`\d+ pages \(\d+ in use\)`)
 )
 
 // stabilise replaces what changes from run to run in the step's results: the temp folder
@@ -376,7 +376,7 @@ func stabilise(t *testing.T, p *Step, tmp, endpoint string) {
 		s = strings.ReplaceAll(s, endpoint, "https://127.0.0.1:2379")
 		s = roomRE.ReplaceAllString(s, "room for 100 snapshots")
 		s = shaRE.ReplaceAllString(s, "sha256 0123456789abcdef…")
-		s = pagesRE.ReplaceAllString(s, "12 pages")
+		s = pagesRE.ReplaceAllString(s, "12 pages (9 in use)")
 		return sizeRE.ReplaceAllString(s, "1.0 MiB")
 	}
 	data, err := json.Marshal(p.report)

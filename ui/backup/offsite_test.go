@@ -110,7 +110,7 @@ func stabiliseOffsite(t *testing.T, p *Step, tmp, etcdEndpoint, s3Endpoint, buck
 		s = hexRE.ReplaceAllString(s, strings.Repeat("0123456789abcdef", 4))
 		s = checksumRE.ReplaceAllString(s, "ASNFZ4mrze8BI0VniavN7wEjRWeJq83vASNFZ4mrze8=")
 		s = keyIDRE.ReplaceAllString(s, "key ID …ABCD")
-		s = pagesRE.ReplaceAllString(s, "12 pages")
+		s = pagesRE.ReplaceAllString(s, "12 pages (9 in use)")
 		return sizeRE.ReplaceAllString(s, "1.0 MiB")
 	}
 	data, err := json.Marshal(p.off)
