@@ -153,17 +153,18 @@ func TestStatusEtcdDown(t *testing.T) {
 }
 
 func TestNextLimit(t *testing.T) {
+	const share = 2 << 20
 	cases := []struct {
 		limit int64
 		size  int
 		want  int64
 	}{
-		{1000, pageBytes / 4, 2000}, {8000, pageBytes / 4, MaxPageSize}, {MaxPageSize, pageBytes / 4, MaxPageSize},
-		{1000, pageBytes * 3 / 4, 1000}, {1000, 20 * pageBytes, 500}, {1, 20 * pageBytes, 1},
+		{1000, share / 4, 2000}, {16000, share / 4, MaxPageSize}, {MaxPageSize, share / 4, MaxPageSize},
+		{1000, share * 3 / 4, 1000}, {1000, 20 * share, 500}, {1, 20 * share, 1},
 	}
 	for _, tc := range cases {
-		if got := nextLimit(tc.limit, tc.size); got != tc.want {
-			t.Errorf("nextLimit(%d, %d) = %d, want %d", tc.limit, tc.size, got, tc.want)
+		if got := nextLimit(tc.limit, tc.size, share); got != tc.want {
+			t.Errorf("nextLimit(%d, %d, %d) = %d, want %d", tc.limit, tc.size, share, got, tc.want)
 		}
 	}
 }

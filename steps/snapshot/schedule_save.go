@@ -126,37 +126,7 @@ var saveCronJobTmpl = template.Must(template.New("cronjob").Funcs(funcs).Funcs(s
 #   kubectl -n kube-system create secret generic {{.Secret}} --from-env-file={{.EnvFile}}
 {{- end}}
 # etcd-harden is run from the host ({{.Binary}}). Review, then: kubectl apply -f
-apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: {{q .Name}}
-  namespace: kube-system
-  labels:
-    app.kubernetes.io/name: {{q .Name}}
-    app.kubernetes.io/managed-by: etcd-harden
-spec:
-  schedule: {{q .Cron}}
-  concurrencyPolicy: Forbid
-  successfulJobsHistoryLimit: 3
-  failedJobsHistoryLimit: 3
-  jobTemplate:
-    spec:
-      backoffLimit: 2
-      template:
-        metadata:
-          labels:
-            app.kubernetes.io/name: {{q .Name}}
-        spec:
-          hostNetwork: true
-          restartPolicy: OnFailure
-          priorityClassName: system-cluster-critical
-          nodeSelector:
-            node-role.kubernetes.io/control-plane: ""
-          tolerations:
-          - key: node-role.kubernetes.io/control-plane
-            operator: Exists
-            effect: NoSchedule
-          containers:
+` + cronJobSpec + `          containers:
           - name: save
             image: {{q .ShellImage}}
             command:
