@@ -119,6 +119,13 @@ func TestSoundFiles(t *testing.T) {
 			if res.FreelistSynced != sync || res.Pages < 100 || res.Reached >= res.Pages || res.Reached < res.Pages/4 {
 				t.Fatalf("result %+v", res)
 			}
+			// Unmapping what was read every few pages reads the same file the same way.
+			defer func(n int) { releaseEvery = n }(releaseEvery)
+			releaseEvery = 3
+			again, err := File(path, ps)
+			if err != nil || again.Found != 0 || again.Reached != res.Reached {
+				t.Fatalf("with releases every 3 pages: %+v, %v; without: %+v", again, err, res)
+			}
 		})
 	}
 }
