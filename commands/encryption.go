@@ -46,7 +46,7 @@ plaintext or under a key the config lacks, or when kube-apiserver would refuse t
 			if err := g.resolve(); err != nil {
 				return err
 			}
-			scanMemory()
+			scheduledMemory()
 			conn, st, err := g.etcdConn()
 			if err != nil {
 				return err

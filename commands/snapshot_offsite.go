@@ -227,23 +227,10 @@ AWS_REGION. Secret keys are never printed. --keep only removes objects this tool
 // (about 6 MiB on a 1 GiB snapshot; see the README).
 const scheduledGC = 50
 
-// scanLimit is the soft memory limit of encryption status (scanMemory).
-const scanLimit = 40 << 20
-
 // scheduledMemory sets scheduledGC unless GOGC says otherwise.
 func scheduledMemory() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(scheduledGC)
-	}
-}
-
-// scanMemory is scheduledMemory plus a soft limit of scanLimit unless GOMEMLIMIT says
-// otherwise: a scan's pages are garbage as soon as they are counted, and the limit makes
-// the collector free them (and return them to the kernel) before the heap doubles.
-func scanMemory() {
-	scheduledMemory()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(scanLimit)
 	}
 }
 
