@@ -16,18 +16,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Paging of the status scan. The first page asks for PageSize keys; later pages grow up to
-// MaxPageSize while a page's values stay under the reader's share of scanBudget, and
-// shrink when they pass it. Growing matters: etcd walks every key left in the range on
-// each page (the unary Range always computes the total), so the server's work is about
-// keys²/page. The budget is shared by the sub-ranges being read, not split once: when a
-// prefix's keys bunch in one sub-range (namespaces sharing a first letter, or one holding
-// most Secrets), its reader gets the whole budget once the others are done. On Debian's
-// etcd 3.4, 130,000 Secrets in namespaces ns-000…ns-499 took 2.9–4.2 s with a fixed
-// 2 MiB per reader and take 1.9–2.2 s; 8 MiB took 1.7–2.0 s but peaked at 55–69 MiB
-// anonymous, against 36–39 MiB.
+// Paging of the status scan. The first page asks for PageSize keys, few, because values
+// can be large (a Helm release Secret holds hundreds of KiB, and each sub-range starts with
+// a page); later pages grow up to sixteenfold towards three quarters of the reader's share
+// of scanBudget, up to MaxPageSize keys, and halve when a page passes the share. Growing
+// matters: etcd walks every key left in the range on each page (the unary Range always
+// computes the total), so the server's work is about keys²/page. The budget is shared by
+// the sub-ranges being read, not split once: when a prefix's keys bunch in one sub-range
+// (namespaces sharing a first letter, or one holding most Secrets), its reader gets the
+// whole budget once the others are done. On Debian's etcd 3.4, 130,000 Secrets in
+// namespaces ns-000…ns-499 took 2.9–4.2 s with a fixed 2 MiB per reader and take
+// 1.9–2.2 s; 8 MiB took 1.7–2.0 s but peaked at 55–69 MiB anonymous, against 36–39 MiB.
 const (
-	PageSize      = 1000
+	PageSize      = 8
 	MaxPageSize   = 20000
 	scanBudget    = 4 << 20 // bytes of values in flight, over every reader
 	maxListedKeys = 10
@@ -297,16 +298,17 @@ func (sc *scanner) counted(n int) {
 	}
 }
 
-// nextLimit halves the page when its values (size bytes) passed share and doubles it when
-// they stayed under half of it, between 1 and MaxPageSize keys.
+// nextLimit halves the page when its values (size bytes) passed share, and otherwise grows
+// it towards three quarters of share, at most sixteenfold, up to MaxPageSize keys.
 func nextLimit(limit int64, size, share int) int64 {
-	switch {
-	case size > share && limit > 1:
-		return limit / 2
-	case size < share/2 && limit < MaxPageSize:
-		return min(limit*2, MaxPageSize)
+	if size > share {
+		return max(1, limit/2)
 	}
-	return limit
+	next := limit * 16
+	if size > 0 {
+		next = min(next, limit*int64(share)*3/4/int64(size))
+	}
+	return max(limit, min(next, MaxPageSize))
 }
 
 func scanError(prefix string, rev int64, err error) error {

@@ -159,8 +159,10 @@ func TestNextLimit(t *testing.T) {
 		size  int
 		want  int64
 	}{
-		{1000, share / 4, 2000}, {16000, share / 4, MaxPageSize}, {MaxPageSize, share / 4, MaxPageSize},
+		{8, 8 << 10, 128}, // small values: sixteenfold
+		{1000, share / 4, 3000}, {16000, share / 8, MaxPageSize}, {MaxPageSize, share / 4, MaxPageSize},
 		{1000, share * 3 / 4, 1000}, {1000, 20 * share, 500}, {1, 20 * share, 1},
+		{8, 0, 128}, {8, 8 << 20, 4}, // empty values grow; a first page of 1 MiB values halves
 	}
 	for _, tc := range cases {
 		if got := nextLimit(tc.limit, tc.size, share); got != tc.want {
