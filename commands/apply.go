@@ -106,19 +106,12 @@ func runApply(ctx context.Context, g *globalOptions, o applyOptions, in io.Reade
 		_, err := fmt.Fprintf(out, "The plan in %s changes nothing under %s.\n", o.dir, g.root)
 		return err
 	}
-	if !o.yes && !isTerminal(in) {
-		return &usageError{errors.New("apply changes files on the node and asks first; stdin is not a terminal, so pass --yes to apply without asking")}
+	if err := refuseUnattended(o.yes, in); err != nil {
+		return err
 	}
 	printPlanFiles(out, p, g.root)
-	if !o.yes {
-		ok, err := confirm(ctx, in, out, "Apply these changes? [y/N] ")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(out, "Nothing was written.")
-			return ui.ErrAborted
-		}
+	if err := consent(ctx, o.yes, in, out, "Apply these changes? [y/N] "); err != nil {
+		return err
 	}
 	line := g.progress(errOut).Timed()
 	rep, err := rollout.Apply(ctx, p, g.root, rollout.Options{Layout: g.layout(), Timeout: o.timeout}, func(e rollout.Event) {
@@ -190,6 +183,30 @@ func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
 
 // confirm asks question on out and reads a yes or no from in. Ctrl-C stops the read at
 // once (ui.ErrAborted); end of input is a no.
+// refuseUnattended refuses to apply without --yes when nobody can be asked.
+func refuseUnattended(yes bool, in io.Reader) error {
+	if !yes && !isTerminal(in) {
+		return &usageError{errors.New("apply changes files on the node and asks first; stdin is not a terminal, so pass --yes to apply without asking")}
+	}
+	return nil
+}
+
+// consent asks question unless yes; a "no" says nothing was written and is ui.ErrAborted.
+func consent(ctx context.Context, yes bool, in io.Reader, out io.Writer, question string) error {
+	if yes {
+		return nil
+	}
+	ok, err := confirm(ctx, in, out, question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(out, "Nothing was written.")
+		return ui.ErrAborted
+	}
+	return nil
+}
+
 func confirm(ctx context.Context, in io.Reader, out io.Writer, question string) (bool, error) {
 	fmt.Fprint(out, question)
 	input := step.NewInput(ctx, in)

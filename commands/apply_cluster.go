@@ -9,7 +9,6 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/steps/phased"
-	"github.com/etcd-harden/etcd-harden/ui"
 )
 
 // runClusterApply applies a cluster plan in phases: as far as the cluster allows now.
@@ -21,19 +20,14 @@ func runClusterApply(ctx context.Context, g *globalOptions, o applyOptions, cp *
 	if err != nil {
 		return err
 	}
-	if !o.yes && !isTerminal(in) {
-		return &usageError{errors.New("apply changes files on the node and asks first; stdin is not a terminal, so pass --yes to apply without asking")}
+	if err := refuseUnattended(o.yes, in); err != nil {
+		return err
 	}
 	if !o.yes {
 		fmt.Fprintf(out, "Member %s of a cluster of %d: apply restarts its etcd once per phase the cluster allows now.\n", cp.Node, len(cp.Members))
-		ok, err := confirm(ctx, in, out, "Go on? [y/N] ")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			fmt.Fprintln(out, "Nothing was written.")
-			return ui.ErrAborted
-		}
+	}
+	if err := consent(ctx, o.yes, in, out, "Go on? [y/N] "); err != nil {
+		return err
 	}
 	line := g.progress(errOut).Timed()
 	rep, err := phased.Apply(ctx, phased.Input{

@@ -92,27 +92,14 @@ func checkCount(flag string, n, max int) error {
 func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reader, out, errOut io.Writer) (err error) {
 	log := &labLog{w: errOut}
 	opts.Log = log.line
-	// A bad answers file is refused before the lab lays out anything or starts etcd.
-	if g.answers != "" {
-		if _, err := ui.LoadAnswers(g.answers); err != nil {
-			return &usageError{err}
-		}
+	if err := g.checkAnswers(); err != nil {
+		return err
 	}
 	l, err := startOrResume(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
-	defer func() {
-		log.release()
-		// Read before Close: the wizard may have moved etcd to https.
-		printLabEnv(errOut, l, "at exit")
-		if cerr := l.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("stopping the lab: %w", cerr)
-		}
-		if opts.Keep {
-			fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
-		}
-	}()
+	defer stopLab(errOut, log, l, opts.Keep, func() { printLabEnv(errOut, l, "at exit") }, &err)
 	fmt.Fprintf(errOut, "lab: root %s\n", l.Root())
 	if n := l.Seeded().Secrets; n > 0 { // a resumed lab seeds nothing
 		fmt.Fprintf(errOut, "lab: %d Secrets seeded\n", n)
@@ -136,6 +123,33 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 // printLabEnv prints where the lab's etcd answers and its etcdctl variables, read from
 // the lab's manifests as they are when it is called (at start plain http; after the
 // wizard's apply, https with the client pair).
+// checkAnswers refuses a bad answers file before the lab lays out anything or starts etcd.
+func (g *globalOptions) checkAnswers() error {
+	if g.answers != "" {
+		if _, err := ui.LoadAnswers(g.answers); err != nil {
+			return &usageError{err}
+		}
+	}
+	return nil
+}
+
+// stopLab ends a lab command: the held-back log, the lab's environment (read before
+// Close: the wizard may have moved etcd to https), Close, and where a kept lab is. A
+// failed Close becomes *err unless the command already failed.
+func stopLab(errOut io.Writer, log *labLog, l interface {
+	Close() error
+	Root() string
+}, keep bool, printEnv func(), err *error) {
+	log.release()
+	printEnv()
+	if cerr := l.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("stopping the lab: %w", cerr)
+	}
+	if keep {
+		fmt.Fprintf(errOut, "lab: kept %s\n", l.Root())
+	}
+}
+
 func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 	env, err := l.Env()
 	if err != nil {

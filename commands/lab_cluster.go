@@ -32,10 +32,8 @@ func runClusterLab(ctx context.Context, g *globalOptions, opts lab.Options, f cl
 	if f.members < 1 || f.members > lab.MaxMembers || f.members%2 == 0 {
 		return &usageError{fmt.Errorf("--members %d: give 1, 3 or 5 (an etcd cluster has an odd number of members)", f.members)}
 	}
-	if g.answers != "" {
-		if _, err := ui.LoadAnswers(g.answers); err != nil {
-			return &usageError{err}
-		}
+	if err := g.checkAnswers(); err != nil {
+		return err
 	}
 	log := &labLog{w: errOut}
 	opts.Log = log.line
@@ -43,16 +41,7 @@ func runClusterLab(ctx context.Context, g *globalOptions, opts lab.Options, f cl
 	if err != nil {
 		return fmt.Errorf("starting the cluster lab: %w", err)
 	}
-	defer func() {
-		log.release()
-		printClusterEnv(errOut, c, "at exit")
-		if cerr := c.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("stopping the lab: %w", cerr)
-		}
-		if opts.Keep {
-			fmt.Fprintf(errOut, "lab: kept %s\n", c.Root())
-		}
-	}()
+	defer stopLab(errOut, log, c, opts.Keep, func() { printClusterEnv(errOut, c, "at exit") }, &err)
 	node, err := c.Node(f.node)
 	if err != nil {
 		return &usageError{fmt.Errorf("--node: %w", err)}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +88,7 @@ func StartCluster(ctx context.Context, opts Options, members int) (c *Cluster, e
 	command := opts.EtcdCommand
 	ports := make([]Ports, members)
 	for i := range ports {
-		if ports[i], err = freePortsOn(NodeIP(i + 1)); err != nil {
+		if ports[i], err = freePortsOn(NodeIP(i+1), "a cluster lab member (Linux answers on all of 127.0.0.0/8)"); err != nil {
 			return nil, err
 		}
 	}
@@ -142,26 +141,6 @@ func StartCluster(ctx context.Context, opts Options, members int) (c *Cluster, e
 		return nil, err
 	}
 	return c, nil
-}
-
-// freePortsOn picks client, peer and metrics ports free on ip.
-func freePortsOn(ip string) (Ports, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var p [3]int
-	for i := range p {
-		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			return Ports{}, fmt.Errorf("pick a free port on %s for a cluster lab member (Linux answers on all of 127.0.0.0/8): %w", ip, err)
-		}
-		ls = append(ls, l)
-		p[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return Ports{Client: p[0], Peer: p[1], Metrics: p[2]}, nil
 }
 
 // layoutNode lays out node i's root as Layout does, then gives its manifests the node's
@@ -272,14 +251,7 @@ func (c *Cluster) Conn() (etcdconn.Conn, error) {
 // Client returns a checked client with every member's endpoint; the caller closes it.
 func (c *Cluster) Client() (*clientv3.Client, error) {
 	conn, err := c.Conn()
-	if err != nil {
-		return nil, err
-	}
-	cli, err := conn.Client(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("the cluster lab's etcd: %w", err)
-	}
-	return cli, nil
+	return checkedClient(conn, err, "the cluster lab's etcd")
 }
 
 func connOf(env []string) etcdconn.Conn {

@@ -285,12 +285,18 @@ func (l *Lab) ClientConfig() (clientv3.Config, error) {
 // seconds; the caller closes it.
 func (l *Lab) Client() (*clientv3.Client, error) {
 	c, err := l.Conn()
+	return checkedClient(c, err, "the lab's etcd")
+}
+
+// checkedClient dials conn (when err, from making it, is nil) after the project's
+// connection check; what names the etcd in the error.
+func checkedClient(conn etcdconn.Conn, err error, what string) (*clientv3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cli, err := c.Client(context.Background())
+	cli, err := conn.Client(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("the lab's etcd: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return cli, nil
 }

@@ -38,6 +38,11 @@ type Ports struct {
 
 // FreePorts picks three loopback TCP ports that are free at the time of the call.
 func FreePorts() (Ports, error) {
+	return freePortsOn("127.0.0.1", "the lab's etcd")
+}
+
+// freePortsOn picks client, peer and metrics ports free on ip for what.
+func freePortsOn(ip, what string) (Ports, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -46,9 +51,9 @@ func FreePorts() (Ports, error) {
 	}()
 	var p [3]int
 	for i := range p {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
-			return Ports{}, fmt.Errorf("pick a free loopback port for the lab's etcd: %w", err)
+			return Ports{}, fmt.Errorf("pick a free port on %s for %s: %w", ip, what, err)
 		}
 		ls = append(ls, l)
 		p[i] = l.Addr().(*net.TCPAddr).Port

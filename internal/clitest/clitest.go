@@ -40,14 +40,7 @@ func SavedPlan(t *testing.T, root string) string {
 // "etcd-harden", as testscript.Main does.
 func StartLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "etcd-harden")
-	if err := os.Symlink(self, bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := selfAsEtcdHarden(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	l, err := lab.Start(ctx, lab.Options{
@@ -67,14 +60,7 @@ func StartLab(t *testing.T) *lab.Lab {
 // as StartLab does for one.
 func StartCluster(t *testing.T, members int) *lab.Cluster {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "etcd-harden")
-	if err := os.Symlink(self, bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := selfAsEtcdHarden(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := lab.StartCluster(ctx, lab.Options{
@@ -89,4 +75,19 @@ func StartCluster(t *testing.T, members int) *lab.Cluster {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// selfAsEtcdHarden is this test binary under the program name "etcd-harden", so that
+// the lab's kubelet runs it as etcd-harden's hidden etcd subcommand.
+func selfAsEtcdHarden(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "etcd-harden")
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

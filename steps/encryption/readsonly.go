@@ -24,8 +24,8 @@ func ReadsOnly(data []byte) ([]byte, error) {
 		ps := c.Resources[i].Providers
 		switch {
 		case len(ps) == 0:
-		case keysOf(&ps[0]) != nil && len(*keysOf(&ps[0])) >= 2:
-			ks := *keysOf(&ps[0])
+		case providerKeys(&ps[0]) != nil && len(*providerKeys(&ps[0])) >= 2:
+			ks := *providerKeys(&ps[0])
 			ks[0], ks[1] = ks[1], ks[0]
 			changed = true
 		case len(ps) >= 2:
@@ -37,17 +37,4 @@ func ReadsOnly(data []byte) ([]byte, error) {
 		return data, nil
 	}
 	return sigsyaml.Marshal(c)
-}
-
-// keysOf returns the key list of an aes or secretbox provider, nil for the others.
-func keysOf(p *apiserverv1.ProviderConfiguration) *[]apiserverv1.Key {
-	switch {
-	case p.Secretbox != nil:
-		return &p.Secretbox.Keys
-	case p.AESGCM != nil:
-		return &p.AESGCM.Keys
-	case p.AESCBC != nil:
-		return &p.AESCBC.Keys
-	}
-	return nil
 }
