@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,8 +43,9 @@ type inspection struct {
 // every value.
 //
 // onRevision, when not nil, is told the snapshot's revision first, from the meta bucket
-// and the last key.
-func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
+// and the last key. yield runs both goroutines at a lower priority (yieldThread), for an
+// inspection beside the restore rehearsal.
+func inspect(path string, onRevision func(int64), yield bool) (in *inspection, err error) {
 	defer recoverInto(&err)
 	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -62,21 +64,32 @@ func inspect(path string, onRevision func(int64)) (in *inspection, err error) {
 		}
 	}
 	in = &inspection{TotalSize: passTx.Size(), Pages: int(passTx.Size() / int64(db.Info().PageSize))}
-	checked := make(chan struct{})
-	var cerr error
-	go func() {
-		defer close(checked)
+	// Each goroutine yields its thread first when asked (yieldThread), so it runs on
+	// one of its own.
+	side := func(work func()) func() {
+		return func() {
+			if yield {
+				yieldThread()
+			}
+			work()
+		}
+	}
+	var cerr, perr error
+	var wg sync.WaitGroup
+	wg.Go(side(func() {
 		start := time.Now()
 		var res *boltcheck.Result
 		if res, cerr = boltcheck.File(path, db.Info().PageSize); cerr == nil {
 			in.Problems, in.Found, in.InUse = res.Problems, res.Found, res.Reached
 		}
 		in.CheckTook = time.Since(start)
-	}()
-	start := time.Now()
-	perr := in.pass(passTx)
-	in.PassTook = time.Since(start)
-	<-checked
+	}))
+	wg.Go(side(func() {
+		start := time.Now()
+		perr = in.pass(passTx)
+		in.PassTook = time.Since(start)
+	}))
+	wg.Wait()
 	if cerr != nil {
 		return nil, fmt.Errorf("read it for the bbolt check: %w", cerr)
 	}

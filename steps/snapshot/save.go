@@ -15,7 +15,6 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/etcd-harden/etcd-harden/internal/atomicfile"
 	"github.com/etcd-harden/etcd-harden/steps/etcdconn"
@@ -328,15 +327,4 @@ func (m *member) hashKV(ctx context.Context, rev int64) (uint32, int64, error) {
 		return 0, 0, err
 	}
 	return resp.Hash, resp.CompactRevision, nil
-}
-
-// dropCache tells the kernel the file's pages will not be read again soon: a snapshot as
-// large as etcd's database would otherwise push etcd's own pages out of the page cache.
-func dropCache(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 }

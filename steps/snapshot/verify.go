@@ -15,7 +15,6 @@ import (
 
 	etcdutl "go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 )
 
 // ErrCorrupt marks a snapshot that failed verification; Verify has renamed it aside.
@@ -203,8 +202,7 @@ func checkTrailer(ctx context.Context, path string, size int64) (string, error) 
 		return "", err
 	}
 	defer f.Close()
-	// One sequential read of the whole file: the kernel may read ahead further.
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	readAhead(f)
 	h := sha256.New()
 	body := &ctxReader{ctx: ctx, r: io.LimitReader(f, size-sha256.Size)}
 	if _, err := io.CopyBuffer(h, body, make([]byte, bufSize)); err != nil {

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +28,11 @@ func TestMain(m *testing.M) {
 		if mode := os.Getenv("SNAPSHOT_TEST_CHILD"); mode != "" {
 			fakeChild(mode)
 		}
-		os.Exit(RunVerifyChild(os.Args[2:], os.Stdout))
+		code := RunVerifyChild(os.Args[2:], os.Stdout)
+		if f := os.Getenv("SNAPSHOT_TEST_LIMITFILE"); f != "" {
+			_ = os.WriteFile(f, []byte(strconv.FormatInt(debug.SetMemoryLimit(-1), 10)), 0o600)
+		}
+		os.Exit(code)
 	}
 	if path := os.Getenv("SNAPSHOT_TEST_PARENT"); path != "" {
 		_, err := VerifyWith(context.Background(), path, VerifyOptions{Command: fakeCommand("hang", os.Getenv("SNAPSHOT_TEST_PIDFILE"))})
@@ -41,6 +47,20 @@ func fakeCommand(mode, pidfile string) func([]string) *exec.Cmd {
 	return func(args []string) *exec.Cmd {
 		c := exec.Command(os.Args[0], append([]string{VerifySubcommand, "--"}, args...)...)
 		c.Env = append(os.Environ(), "SNAPSHOT_TEST_CHILD="+mode, "SNAPSHOT_TEST_PIDFILE="+pidfile)
+		return c
+	}
+}
+
+// limitCommand runs this test binary as a real verify child that writes its memory limit
+// into file when done; env, when not "", is added to its environment (GOMEMLIMIT taken
+// out of it otherwise).
+func limitCommand(file, env string) func([]string) *exec.Cmd {
+	return func(args []string) *exec.Cmd {
+		c := exec.Command(os.Args[0], append([]string{VerifySubcommand, "--"}, args...)...)
+		c.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMEMLIMIT=") }), "SNAPSHOT_TEST_LIMITFILE="+file)
+		if env != "" {
+			c.Env = append(c.Env, env)
+		}
 		return c
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +118,37 @@ func TestVerifyDamagedSnapshots(t *testing.T) {
 		v, err := VerifyWith(ctx, res.Path, VerifyOptions{Rehearse: true})
 		if err != nil || !v.OK || len(v.Steps) != 4 || v.TotalKeys != 500 || v.RestoredKeys != 500 {
 			t.Fatalf("verification %+v: %v", v, err)
+		}
+	})
+	t.Run("a rehearsing child limits its memory", func(t *testing.T) {
+		st, err := os.Stat(res.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name     string
+			rehearse bool
+			env      string
+			want     int64
+		}{
+			{"rehearsal", true, "", rehearsalMemoryLimit(st.Size())},
+			{"inspection alone", false, "", math.MaxInt64},
+			{"the user's GOMEMLIMIT wins", true, "GOMEMLIMIT=200MiB", 200 << 20},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				file := filepath.Join(t.TempDir(), "limit")
+				v, err := VerifyWith(ctx, res.Path, VerifyOptions{Rehearse: tc.rehearse, Command: limitCommand(file, tc.env)})
+				if err != nil || !v.OK {
+					t.Fatalf("verification %+v: %v", v, err)
+				}
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, _ := strconv.ParseInt(string(b), 10, 64); got != tc.want {
+					t.Fatalf("the child's memory limit is %d, want %d", got, tc.want)
+				}
+			})
 		}
 	})
 	t.Run("missing file", func(t *testing.T) {
