@@ -79,19 +79,12 @@ func File(path string, pageSize int) (*Result, error) {
 		return nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	defer unix.Munmap(data)
-	c := &checker{data: data, pageSize: pageSize, res: &Result{}}
+	c := newChecker(data, pageSize)
 	// Every page is read once: unmapping what was read keeps this mapping's share of
 	// the resident set small (the pages stay in the page cache for the reader beside).
 	c.release = func() { _ = unix.Madvise(data, unix.MADV_DONTNEED) }
 	c.run()
 	return c.res, nil
-}
-
-// Bytes checks a bbolt file held in data.
-func Bytes(data []byte, pageSize int) *Result {
-	c := &checker{data: data, pageSize: pageSize, res: &Result{}}
-	c.run()
-	return c.res
 }
 
 // releaseEvery is how many pages are read between two calls of checker.release (a
@@ -107,6 +100,11 @@ type checker struct {
 	res      *Result
 	release  func() // when not nil, drops the mapping of the pages read so far
 	read     int    // pages read since the last release
+}
+
+// newChecker checks the bbolt file held in data when run.
+func newChecker(data []byte, pageSize int) *checker {
+	return &checker{data: data, pageSize: pageSize, res: &Result{}}
 }
 
 func (c *checker) problem(format string, args ...any) {

@@ -143,7 +143,7 @@ type page struct {
 // pages are the pages of the tree, the meta pages and the freelist of a sound file:
 // free pages keep stale content that no check reads.
 func pages(b []byte, ps int) []page {
-	c := &checker{data: b, pageSize: ps, res: &Result{}}
+	c := newChecker(b, ps)
 	c.run()
 	var out []page
 	for off := 0; off+ps <= len(b); off += ps {
@@ -170,6 +170,26 @@ func pages(b []byte, ps int) []page {
 	return out
 }
 
+// checkBytes checks a bbolt file held in memory.
+func checkBytes(b []byte, ps int) *Result {
+	c := newChecker(b, ps)
+	c.run()
+	return c.res
+}
+
+// firstPage is the first page of pages(b, ps) that match accepts; the test fails when
+// none does (what names the page it looked for).
+func firstPage(t *testing.T, b []byte, ps int, what string, match func(page) bool) page {
+	t.Helper()
+	for _, p := range pages(b, ps) {
+		if match(p) {
+			return p
+		}
+	}
+	t.Fatalf("no %s to damage", what)
+	return page{}
+}
+
 func TestDamage(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -178,81 +198,53 @@ func TestDamage(t *testing.T) {
 		want   string
 	}{
 		{"keys out of order", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == leafPage && p.count > 2 {
-					k := p.key(0)
-					if len(k) == 8 && k[0] == '0' {
-						copy(k, "99999999")
-						return
-					}
+			p := firstPage(t, b, ps, "a leaf of 8-byte keys", func(p page) bool {
+				if p.flags != leafPage || p.count <= 2 {
+					return false
 				}
-			}
-			t.Fatal("no leaf to damage")
+				k := p.key(0)
+				return len(k) == 8 && k[0] == '0'
+			})
+			copy(p.key(0), "99999999")
 		}, "needs to be > (found <) than previous element"},
 		{"a branch pointing past the end", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == branchPage {
-					native.PutUint64(p.elems(0)[8:], 1<<34)
-					return
-				}
-			}
-			t.Fatal("no branch")
+			p := firstPage(t, b, ps, "a branch", func(p page) bool { return p.flags == branchPage })
+			native.PutUint64(p.elems(0)[8:], 1<<34)
 		}, "out of bounds"},
 		{"a branch pointing at itself", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == branchPage {
-					native.PutUint64(p.elems(1)[8:], p.id)
-					return
-				}
-			}
-			t.Fatal("no branch")
+			p := firstPage(t, b, ps, "a branch", func(p page) bool { return p.flags == branchPage })
+			native.PutUint64(p.elems(1)[8:], p.id)
 		}, "multiple references"},
 		{"a page that names another", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == leafPage && p.id > 3 {
-					native.PutUint64(b[p.off:], p.id+1)
-					return
-				}
-			}
+			p := firstPage(t, b, ps, "a leaf", func(p page) bool { return p.flags == leafPage && p.id > 3 })
+			native.PutUint64(b[p.off:], p.id+1)
 		}, "self identifies as"},
 		{"an element past its page", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == leafPage && p.overflow == 0 && p.count > 2 {
-					native.PutUint32(p.elems(1)[4:], 1<<30)
-					return
-				}
-			}
+			p := firstPage(t, b, ps, "a leaf of one page", func(p page) bool {
+				return p.flags == leafPage && p.overflow == 0 && p.count > 2
+			})
+			native.PutUint32(p.elems(1)[4:], 1<<30)
 		}, "runs past the page"},
 		{"a page of no known type", false, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == leafPage && p.id > 3 {
-					native.PutUint16(b[p.off+8:], 0x40)
-					return
-				}
-			}
+			p := firstPage(t, b, ps, "a leaf", func(p page) bool { return p.flags == leafPage && p.id > 3 })
+			native.PutUint16(b[p.off+8:], 0x40)
 		}, "invalid type: 0x40"},
 		{"both meta pages broken", false, func(t *testing.T, b []byte, ps int) {
 			b[pageHeader+20] ^= 1
 			b[ps+pageHeader+20] ^= 1
 		}, "checksum does not match"},
 		{"a page freed twice", true, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == freelistPage && p.count >= 2 && p.count < 0xFFFF {
-					ids := b[p.off+pageHeader:]
-					copy(ids[8:16], ids[0:8])
-					return
-				}
-			}
-			t.Fatal("no freelist with two ids")
+			p := firstPage(t, b, ps, "a freelist with two ids", func(p page) bool {
+				return p.flags == freelistPage && p.count >= 2 && p.count < 0xFFFF
+			})
+			ids := b[p.off+pageHeader:]
+			copy(ids[8:16], ids[0:8])
 		}, "already freed"},
 		{"a free page the freelist forgot", true, func(t *testing.T, b []byte, ps int) {
-			for _, p := range pages(b, ps) {
-				if p.flags == freelistPage && p.count >= 1 && p.count < 0xFFFF {
-					native.PutUint16(b[p.off+10:], p.count-1)
-					return
-				}
-			}
-			t.Fatal("no freelist")
+			p := firstPage(t, b, ps, "a freelist", func(p page) bool {
+				return p.flags == freelistPage && p.count >= 1 && p.count < 0xFFFF
+			})
+			native.PutUint16(b[p.off+10:], p.count-1)
 		}, "unreachable unfreed"},
 	}
 	for _, tc := range tests {
@@ -263,7 +255,7 @@ func TestDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.damage(t, b, ps)
-			res := Bytes(b, ps)
+			res := checkBytes(b, ps)
 			if res.Found == 0 || !strings.Contains(strings.Join(res.Problems, "\n"), tc.want) {
 				t.Fatalf("want a problem with %q, got %v", tc.want, res.Problems)
 			}
@@ -292,7 +284,7 @@ func TestNeverFaults(t *testing.T) {
 					binary.NativeEndian.PutUint64(b[i:], r.Uint64N(1<<40))
 				}
 			}
-			_ = Bytes(b, ps)
+			_ = checkBytes(b, ps)
 		}
 	}
 }
@@ -306,10 +298,10 @@ func TestEmptyAndShortFiles(t *testing.T) {
 	if res, err := File(empty, 4096); err != nil || res.Problems[0] != "the file is empty" {
 		t.Fatalf("%+v %v", res, err)
 	}
-	if res := Bytes(make([]byte, 4100), 4096); !strings.Contains(res.Problems[0], "shorter than its two meta pages") {
+	if res := checkBytes(make([]byte, 4100), 4096); !strings.Contains(res.Problems[0], "shorter than its two meta pages") {
 		t.Fatalf("%+v", res)
 	}
-	if res := Bytes(make([]byte, 8192), 4096); !strings.Contains(res.Problems[0], "not a bbolt meta page") {
+	if res := checkBytes(make([]byte, 8192), 4096); !strings.Contains(res.Problems[0], "not a bbolt meta page") {
 		t.Fatalf("%+v", res)
 	}
 	if _, err := File(filepath.Join(dir, "missing"), 4096); !os.IsNotExist(err) {
