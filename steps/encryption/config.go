@@ -449,8 +449,12 @@ func yamlProviderOf(p apiserverv1.ProviderConfiguration, mask bool) yamlProvider
 			k.Timeout = formatDuration(p.KMS.Timeout.Duration)
 		}
 		return yamlProvider{KMS: k}
+	case p.Identity != nil:
+		return yamlProvider{Identity: &struct{}{}}
 	}
-	return yamlProvider{Identity: &struct{}{}}
+	// A provider that names none (a bare "-") stays empty, so a rewrite is refused as the
+	// original was rather than turned into identity.
+	return yamlProvider{}
 }
 
 // formatDuration writes "15s" rather than time.Duration's "15s"/"1m0s" mix where it can.

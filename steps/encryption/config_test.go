@@ -257,3 +257,27 @@ func TestRefusedConfigNeverQuotesItsSecret(t *testing.T) {
 		})
 	}
 }
+
+// A provider entry that names no provider (a bare "-") is refused by kube-apiserver; the
+// config's rewrite must keep it empty rather than turn it into identity, which would make
+// a broken config pass and silently store Secrets in plain text.
+func TestEmptyProviderStaysRefusedOnceRewritten(t *testing.T) {
+	doc := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  -\n"
+	ctx := context.Background()
+	c, _, err := Judge(ctx, "enc.yaml", []byte(doc), false)
+	if err == nil || !strings.Contains(err.Error(), "provider does not contain any of the expected providers") {
+		t.Fatalf("want the loader's refusal, got %v", err)
+	}
+	for name, rewrite := range map[string]func() ([]byte, error){"YAML": func() ([]byte, error) { return c.YAML("") }, "StandInYAML": c.StandInYAML} {
+		out, err := rewrite()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(out), "identity") {
+			t.Errorf("%s turned the empty provider into identity:\n%s", name, out)
+		}
+		if _, _, err := Judge(ctx, "enc.yaml", out, false); err == nil {
+			t.Errorf("%s made a refused config pass:\n%s", name, out)
+		}
+	}
+}
