@@ -131,7 +131,10 @@ func TestLabScenarioWeakCipher(t *testing.T) {
 	wantGrade(t, root, false, map[string]string{lab.GoalOldKeyRemoved: "aescbc:key-2023"},
 		map[string]string{lab.GoalSecretsCurrentKey: "all 5 Secrets under secretbox:key-2026"})
 	retire := filepath.Join(t.TempDir(), "retire")
-	mustRun(t, "plan", "--root", root, "--out", retire, "--retire-key", "key-2023")
+	if out := mustRun(t, "plan", "--root", root, "--out", retire, "--retire-key", "key-2023"); !strings.Contains(out,
+		"Key retired: aescbc:key-2023, removed from the encryption config: the scan of etcd found no value stored with it.") {
+		t.Errorf("the plan's summary does not name the retired key:\n%s", out)
+	}
 	if review, err := os.ReadFile(filepath.Join(retire, "REVIEW.md")); err != nil || !strings.Contains(string(review), "- Retired: `aescbc:key-2023`, removed from the config: the scan of etcd found no value stored with it") {
 		t.Errorf("REVIEW.md does not list the retired key (%v):\n%s", err, review)
 	}

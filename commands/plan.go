@@ -217,6 +217,14 @@ func printPlanSummary(out io.Writer, dir string, r *harden.Result) {
 	fmt.Fprintf(out, "%d files, +%d -%d lines. CIS checks failing: %d before, %d after.\n",
 		len(diffs), added, removed, before[audit.Fail], after[audit.Fail])
 	printDuplicateFlags(out, r)
+	if e := r.Encryption; e != nil && len(e.RetiredKeys) > 0 {
+		what, it := "Key", "it"
+		if len(e.RetiredKeys) > 1 {
+			what, it = "Keys", "them"
+		}
+		fmt.Fprintf(out, "%s retired: %s, removed from the encryption config: the scan of etcd found no value stored with %s.\n",
+			what, strings.Join(e.RetiredKeys, ", "), it)
+	}
 	fmt.Fprintf(out, "Review %s and %s, then run:\n  etcd-harden apply --plan %s\n",
 		filepath.Join(dir, harden.ReviewFile), filepath.Join(dir, harden.PatchFile), dir)
 }

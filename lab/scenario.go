@@ -78,7 +78,7 @@ var scenarios = []Scenario{
 		Hints: []string{
 			"Rotate, do not replace: the new provider goes first and the aescbc key stays for reads until every Secret is rewritten (the wizard and `plan` do this).",
 			"Rewrite every Secret (`etcd-harden lab rewrite` stands in for `kubectl get secrets -A -o json | kubectl replace -f -`), then check with `etcd-harden encryption status`.",
-			"Only then retire the aescbc key: `etcd-harden plan --retire-key key-2023` (or encryption.retireKeys in the wizard) removes it once a scan of etcd shows no Secret still uses it, and refuses before.",
+			"Only then retire the aescbc key: `etcd-harden plan --retire-key key-2023` (or the wizard, which then offers it) removes it once a scan of etcd shows no Secret still uses it, and refuses before.",
 		},
 		Goals:    []string{GoalStrongProvider, GoalSecretsCurrentKey, GoalOldKeyRemoved, GoalSecretsEncrypted},
 		hardened: true, provider: encryption.AESCBC, keyName: oldKeyName,
@@ -117,7 +117,7 @@ var scenarios = []Scenario{
 		Goal:      "A new key comes first, every Secret is rewritten under it, the leaked key is gone from the config, and a verified snapshot is taken after the rewrite (older snapshots still hold values under the leaked key).",
 		Hints: []string{
 			"Rotate (`plan --rotate`, or encryption.rotate: true in the wizard): a new key first, the leaked key kept for reads.",
-			"Rewrite every Secret (`etcd-harden lab rewrite`), check with `etcd-harden encryption status`, then retire the leaked key: `etcd-harden plan --retire-key " + leakedKeyName + "` (or encryption.retireKeys in the wizard).",
+			"Rewrite every Secret (`etcd-harden lab rewrite`), check with `etcd-harden encryption status`, then retire the leaked key: `etcd-harden plan --retire-key " + leakedKeyName + "` (or the wizard, which offers it once no Secret uses it).",
 			"`etcd-harden snapshot test --dest DIR` after the rewrite; destroy older snapshots.",
 		},
 		Goals:    []string{GoalSecretsCurrentKey, GoalOldKeyRemoved, GoalSecretsEncrypted, GoalSnapshotAfterRewrite},

@@ -366,7 +366,7 @@ func remainingSteps(r *Result, o Options, nodePath string) []string {
 		"Check with `etcd-harden encryption status` that no value is left in plaintext or under an old key.",
 	)
 	if len(r.OldKeys) > 0 {
-		steps = append(steps, "Then remove the old keys ("+strings.Join(r.OldKeys, ", ")+") from the config on every node (`etcd-harden plan --retire-key NAME`, or encryption.retireKeys in the wizard, does it once a scan of etcd finds no value stored with it) and restart every kube-apiserver again.")
+		steps = append(steps, "Then remove the old keys ("+strings.Join(r.OldKeys, ", ")+") from the config on every node (`etcd-harden plan --retire-key NAME` does it once a scan of etcd finds no value stored with it; the wizard then offers it) and restart every kube-apiserver again.")
 	}
 	if r.Provider == AESGCM {
 		steps = append(steps, "aesgcm: rotate the key before 200,000 writes (run this step again with rotation), preferably from an automated job.")

@@ -93,6 +93,23 @@ func retiring(existing *Config) *decision {
 	return d
 }
 
+// RetirableKeys are the key ids of c that a retirement would accept now, sorted: keys no
+// entry writes with, under which inUse (a scan of etcd) counts no value, and whose
+// resources the scan could cover. None without a scan: only a scan proves a key unused.
+func RetirableKeys(c *Config, inUse *StatusReport) []string {
+	if c == nil || inUse == nil {
+		return nil
+	}
+	var out []string
+	for id := range c.KeyIDs("") {
+		if c.canRetire(id, inUse) == nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // resolveKeys turns names given to retire into key ids of c.
 func (c *Config) resolveKeys(names []string) ([]string, error) {
 	have := c.KeyIDs("")

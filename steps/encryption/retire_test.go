@@ -55,9 +55,28 @@ func TestRetireKeyAfterRewrite(t *testing.T) {
 	if !p.Empty() || fmt.Sprint(snapshot(t, root)) != fmt.Sprint(before) {
 		t.Fatal("a refused retirement planned or wrote something")
 	}
+	retirable := func() []string {
+		t.Helper()
+		report, err := scan([]string{"secrets"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return RetirableKeys(cfg, report)
+	}
+	// What the wizard offers to retire: nothing while values use the old key, and
+	// nothing without a scan.
+	if got := retirable(); len(got) != 0 {
+		t.Fatalf("retirable while 5 values use the old key: %v", got)
+	}
+	if got := RetirableKeys(cfg, nil); got != nil {
+		t.Fatalf("retirable without a scan: %v", got)
+	}
 
 	// The rewrite: every Secret again through the config, as kube-apiserver would.
 	put(t, cli, encrypt(t, transformer(t, cfg, "secrets"), "/registry/secrets/", 0, 5, 64))
+	if got := retirable(); !slices.Equal(got, []string{"aescbc:key-old"}) {
+		t.Fatalf("retirable after the rewrite: %v; want the old key only (never the key it writes with)", got)
+	}
 	p = plan.New(root)
 	res, err := Apply(p, load(t, root), Options{Now: testNow, ScanEtcd: scan, RetireKeys: []string{"key-old"}})
 	if err != nil {

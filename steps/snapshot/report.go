@@ -139,7 +139,10 @@ func Test(ctx context.Context, o TestOptions, progress func(Progress)) (*Report,
 	// Asked for in any case, the rehearsal runs beside the inspection; the member hashes
 	// while the file is read.
 	early := newEarlyHash(ctx, m.hashKV)
-	v, err := VerifyWith(ctx, res.Path, VerifyOptions{Trailer: res.Trailer, Rehearse: o.Rehearse == RehearseAlways, OnRevision: early.start})
+	all := vo
+	all.Rehearse = o.Rehearse == RehearseAlways
+	all.OnRevision = early.start
+	v, err := VerifyWith(ctx, res.Path, all)
 	r.Verification = v
 	if err != nil {
 		return r, r.fail(err)

@@ -45,7 +45,7 @@ type answers struct {
 	custom      string   // comma-separated extra resources
 	keyName     string
 	rotate      bool
-	retire      []string // keys to retire (answers file only)
+	retire      []string // keys to retire: those the scan proves unused, or named in the answers
 	autoReload  bool
 	kmsName     string
 	kmsEndpoint string
@@ -122,14 +122,17 @@ func parseBool(v string) (bool, error) {
 }
 
 // record writes the answers back into the session, so that later steps and a saved
-// answers file see what was chosen.
-func (a answers) record(m map[string]string) {
+// answers file see what was chosen. retireAsked says the form offered keys to retire: an
+// empty choice is then recorded too, so a run from the saved file is not asked again.
+func (a answers) record(m map[string]string, retireAsked bool) {
 	m[KeyProvider] = string(a.provider)
 	m[KeyResources] = strings.Join(a.resources, ",")
 	m[KeyCustom] = a.custom
 	m[KeyRotate] = strconv.FormatBool(a.rotate)
-	if len(a.retire) > 0 {
+	if len(a.retire) > 0 || retireAsked {
 		m[KeyRetireKeys] = strings.Join(a.retire, ",")
+	} else {
+		delete(m, KeyRetireKeys)
 	}
 	m[KeyAutoReload] = strconv.FormatBool(a.autoReload)
 	if a.provider == enc.KMS {

@@ -314,7 +314,7 @@ func (p *Step) plan(s *step.Session) tea.Cmd {
 	if s.Answers == nil {
 		s.Answers = map[string]string{}
 	}
-	p.a.record(s.Answers)
+	p.a.record(s.Answers, len(p.retirable()) > 0)
 	return nil
 }
 
@@ -337,6 +337,19 @@ func planFix(err error) string {
 
 // hasConfig reports whether kube-apiserver already has a config file that exists.
 func (p *Step) hasConfig() bool { return p.cur != nil && !p.cur.Missing && p.cur.Config != nil }
+
+// retirable are the existing config's keys that the scan made at the start proves no
+// value uses, and that no entry writes with: those the form offers to retire.
+func (p *Step) retirable() []string {
+	if !p.hasConfig() {
+		return nil
+	}
+	report, err := p.inUse.scanFor(p.cur.Config.Resources())
+	if err != nil {
+		return nil
+	}
+	return enc.RetirableKeys(p.cur.Config, report)
+}
 
 // firstProvider is the provider that writes Secrets in the existing config.
 func (p *Step) firstProvider() (enc.ProviderRef, bool) {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -432,4 +433,111 @@ func TestWizardAsksEtcdForTheKeysInUse(t *testing.T) {
 		t.Fatalf("etcd scanned %d times; want once, when the step starts", scans)
 	}
 	steptest.SameTree(t, root, before)
+}
+
+// TestOffersToRetireUnusedOldKeys: on a config that writes with secretbox key-new and
+// still reads aescbc key-old, the form offers to retire key-old once the scan of etcd
+// shows no value stored with it, never the key it writes with, none chosen by default;
+// while a value still uses key-old, it is not offered.
+func TestOffersToRetireUnusedOldKeys(t *testing.T) {
+	srv := testetcd.Start(t, testetcd.Options{TLS: true})
+	cli := srv.Client(t)
+	conn := etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
+	secret := func() string {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(raw)
+	}
+	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" +
+		"  - secretbox: {keys: [{name: key-new, secret: " + secret() + "}]}\n" +
+		"  - aescbc: {keys: [{name: key-old, secret: " + secret() + "}]}\n  - identity: {}\n"
+	answers := maps.Clone(prefilled)
+	delete(answers, KeyRetireKeys)
+	start := func(t *testing.T) (*Step, *step.Session) {
+		root := steptest.Root(t, "hardened")
+		path := filepath.Join(root, "etc", "kubernetes", "enc", "encryption-config.yaml")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := steptest.Session(t, root, maps.Clone(answers))
+		s.ScanEtcd = func(resources []string) (*enc.StatusReport, error) {
+			return enc.Scan(context.Background(), conn, resources, nil, time.Minute)
+		}
+		p := newStep()
+		if errs := steptest.Drive(t, p, s, p.Init(s)); len(errs) > 0 {
+			t.Fatalf("errors: %+v", errs)
+		}
+		return p, s
+	}
+	put := func(t *testing.T, key, value string) {
+		if _, err := cli.Put(context.Background(), key, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ask := func(t *testing.T, p *Step, s *step.Session, input string) string {
+		t.Helper()
+		form := p.Form(s)
+		if form == nil {
+			t.Fatal("no form: the retire question is not asked")
+		}
+		var out bytes.Buffer
+		if err := form.WithAccessible(true).WithInput(iotest.OneByteReader(strings.NewReader(input))).WithOutput(&out).Run(); err != nil {
+			t.Fatal(err)
+		}
+		if errs := steptest.Drive(t, p, s, func() tea.Msg { return step.FormDone{} }); len(errs) > 0 || !p.Ready() {
+			t.Fatalf("errors %+v, ready %v\n%s", errs, p.Ready(), out.String())
+		}
+		return out.String()
+	}
+
+	put(t, "/registry/secrets/default/s0", "k8s:enc:secretbox:v1:key-new:\x00sealed")
+	t.Run("retire the unused key", func(t *testing.T) {
+		p, s := start(t)
+		out := ask(t, p, s, "1\n0\n")
+		if !strings.Contains(out, "Old keys to retire") || !strings.Contains(out, "aescbc:key-old") || strings.Contains(out, "secretbox:key-new") {
+			t.Fatalf("the question does not offer key-old alone:\n%s", out)
+		}
+		if p.res.Action != enc.ActionRetired || !slices.Equal(p.res.RetiredKeys, []string{"aescbc:key-old"}) {
+			t.Fatalf("result %+v", p.res)
+		}
+		if got := s.Answers[KeyRetireKeys]; got != "aescbc:key-old" {
+			t.Fatalf("recorded answer %q", got)
+		}
+		c := s.Plan.Find("etc/kubernetes/enc/encryption-config.yaml")
+		if c == nil || bytes.Contains(c.New, []byte("key-old")) || !bytes.Contains(c.New, []byte("key-new")) {
+			t.Fatalf("the planned config still holds key-old or lost key-new: %+v", c)
+		}
+		if v := p.View(step.Frame{R: plain.New()}); !strings.Contains(v, "aescbc:key-old") {
+			t.Fatalf("the view does not name the retired key:\n%s", v)
+		}
+	})
+	t.Run("keep every key", func(t *testing.T) {
+		p, s := start(t)
+		ask(t, p, s, "0\n")
+		if len(p.res.RetiredKeys) != 0 || p.res.Action != enc.ActionKept {
+			t.Fatalf("result %+v", p.res)
+		}
+		// Recorded empty, so a run from the saved answers is not asked again.
+		if got, ok := s.Answers[KeyRetireKeys]; !ok || got != "" {
+			t.Fatalf("recorded answer %q (present %v); want an empty one", got, ok)
+		}
+	})
+	t.Run("not while a value uses it", func(t *testing.T) {
+		put(t, "/registry/secrets/default/s1", "k8s:enc:aescbc:v1:key-old:\x00sealed")
+		p, s := start(t)
+		if p.Form(s) != nil {
+			t.Fatal("a form although every other answer was given: key-old is offered while a value uses it")
+		}
+		if !p.Ready() || len(p.res.RetiredKeys) != 0 {
+			t.Fatalf("result %+v, err %v", p.res, p.Err())
+		}
+		if _, ok := s.Answers[KeyRetireKeys]; ok {
+			t.Fatal("an answer was recorded for a question not asked")
+		}
+	})
 }

@@ -83,6 +83,17 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 		g.Add(func() bool { return !p.rotateForced() }, huh.NewNote().Title("The config will be rotated").
 			Description("The config stores some of these resources in plaintext (identity first): a new key goes first and identity last."))
 	}
+	if retirable := p.retirable(); len(retirable) > 0 && ask(KeyRetireKeys) {
+		opts := make([]huh.Option[string], len(retirable))
+		for i, id := range retirable {
+			opts[i] = huh.NewOption(id, id).Selected(slices.Contains(p.a.retire, id))
+		}
+		// None chosen by default: removing a key is the user's call, never a guess.
+		g.Add(nil, huh.NewMultiSelect[string]().Key(KeyRetireKeys).
+			Title("Old keys to retire").
+			Description(fmt.Sprintf("etcd holds no value stored with these keys (scanned at revision %d): a retired key is removed from the config. Choose none to keep them.", p.inUse.report.Revision)).
+			Options(opts...).Height(len(opts)+2).Value(&p.a.retire))
+	}
 	if ask(KeyAutoReload) {
 		g.Add(nil, huh.NewConfirm().Key(KeyAutoReload).
 			Title("Reload the config automatically?").
