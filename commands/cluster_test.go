@@ -517,6 +517,10 @@ func TestWizardOnClusterNode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error()+out, "another member already serves TLS (node-1, phase 1 (https for clients beside http)) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: cluster.bundle)") {
 		t.Errorf("the wizard on node-3 without the bundle: %v\n%s", err, out)
 	}
+	// Refused at preflight, before any question: not after the operator answered them all.
+	if err == nil || !strings.HasPrefix(err.Error(), "Preflight: ") || strings.Contains(out, "Encryption at rest") {
+		t.Errorf("the wizard on node-3 went past preflight without the bundle: %v\n%s", err, out)
+	}
 	if after3, _ := os.ReadFile(manifest3); !bytes.Equal(after3, before3) {
 		t.Errorf("the refused wizard changed node-3's etcd.yaml")
 	}

@@ -42,12 +42,8 @@ func observeCluster(ctx context.Context, g *globalOptions, s *discover.State, bu
 	case len(facts.Members) < 2:
 		return nil, nil
 	}
-	if !bundle && facts.MinPhase() < cluster.PhaseMutualTLS {
-		for _, mb := range facts.Members {
-			if mb.Phase() > cluster.PhaseHTTP {
-				return nil, &usageError{fmt.Errorf("member %s already serves TLS (phase %s): this cluster has its etcd CA; plan this node with --bundle <the first node's plan>/bundle, so that its certificates come from that CA", mb.Name, mb.Phase())}
-			}
-		}
+	if mb := facts.HasCA(); !bundle && mb != nil {
+		return nil, &usageError{fmt.Errorf("member %s already serves TLS (phase %s): this cluster has its etcd CA; plan this node with --bundle <the first node's plan>/bundle, so that its certificates come from that CA", mb.Name, mb.Phase())}
 	}
 	name, _ := s.Etcd.Flag("name")
 	m := &clusterMembers{node: name, facts: facts}

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -26,20 +25,12 @@ func clusterMembers(ctx context.Context, s *step.Session) *cluster.Facts {
 	return cluster.Several(ctx, conn)
 }
 
-// errBundleNeeded: once a member serves TLS the cluster has its etcd CA; every other
-// node's plan must take it from the first node's bundle (preflight's cluster question).
-var errBundleNeeded = errors.New("another member already serves TLS")
-
 // addCluster makes r this node's cluster plan: the phase manifests and, on the first
 // node (no bundle in the session), the bundle for the others.
 func addCluster(r *harden.Result, s *step.Session, f *cluster.Facts) error {
-	if s.Bundle == nil && f.MinPhase() < cluster.PhaseMutualTLS {
-		for _, m := range f.Members {
-			if m.Phase() > cluster.PhaseHTTP {
-				return fmt.Errorf("%w (%s, phase %s) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: %s), or plan with `etcd-harden plan --root %s --bundle <the first node's plan>/bundle --out DIR`",
-					errBundleNeeded, m.Name, m.Phase(), preflight.KeyBundle, s.Layout.Root)
-			}
-		}
+	// Preflight refuses this already; the cluster may have moved on since.
+	if m := f.HasCA(); s.Bundle == nil && m != nil {
+		return preflight.BundleNeeded(m, s.Layout.Root)
 	}
 	name, _ := s.State.Etcd.Flag("name")
 	var names, endpoints []string

@@ -26,6 +26,32 @@ func TestMemberPhase(t *testing.T) {
 	}
 }
 
+// TestHasCA: a cluster has its etcd CA once a member serves TLS; all on http, or all on
+// mutual TLS (the rollout is over), there is nothing for a bundle to carry.
+func TestHasCA(t *testing.T) {
+	http := Member{Name: "a", ClientHTTP: true}
+	client := Member{Name: "b", ClientHTTP: true, ClientTLS: true}
+	mutual := Member{Name: "c", ClientTLS: true, PeerTLS: true, ClientCertRequired: true, PeerCertRequired: true}
+	for _, tc := range []struct {
+		members []Member
+		want    string
+	}{
+		{[]Member{http, http}, ""},
+		{[]Member{http, client, http}, "b"},
+		{[]Member{http, mutual}, "c"},
+		{[]Member{mutual, mutual, mutual}, ""},
+	} {
+		f := &Facts{Members: tc.members}
+		got := ""
+		if m := f.HasCA(); m != nil {
+			got = m.Name
+		}
+		if got != tc.want {
+			t.Errorf("%+v: HasCA %q, want %q", tc.members, got, tc.want)
+		}
+	}
+}
+
 func TestChecks(t *testing.T) {
 	config := filepath.Join(t.TempDir(), "enc.yaml")
 	if err := os.WriteFile(config, []byte("x"), 0o600); err != nil {

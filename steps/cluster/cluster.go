@@ -124,6 +124,21 @@ func (f *Facts) MinPhase() Phase {
 	return p
 }
 
+// HasCA returns a member that already serves TLS while the cluster is not yet all on
+// mutual TLS, nil when none does: the cluster then has its etcd CA, and a node planned
+// without the first node's bundle would make a second one.
+func (f *Facts) HasCA() *Member {
+	if f.MinPhase() >= PhaseMutualTLS {
+		return nil
+	}
+	for i := range f.Members {
+		if f.Members[i].Phase() > PhaseHTTP {
+			return &f.Members[i]
+		}
+	}
+	return nil
+}
+
 // Behind returns the names of the members whose phase is below p, in member-list order.
 func (f *Facts) Behind(p Phase) []string {
 	var out []string

@@ -1,11 +1,13 @@
 package preflight
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"charm.land/huh/v2"
 
+	"github.com/etcd-harden/etcd-harden/steps/cluster"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/steps/harden"
 	"github.com/etcd-harden/etcd-harden/ui/step"
@@ -19,6 +21,16 @@ const KeyBundle = "cluster.bundle"
 
 // AnswerKeys lists the step's answer keys.
 var AnswerKeys = []string{KeyBundle}
+
+// ErrBundleNeeded: once a member serves TLS the cluster has its etcd CA; every other
+// node's plan must take it from the first node's bundle (the cluster question).
+var ErrBundleNeeded = errors.New("another member already serves TLS")
+
+// BundleNeeded is the refusal of a node given no bundle while member m serves TLS.
+func BundleNeeded(m *cluster.Member, root string) error {
+	return fmt.Errorf("%w (%s, phase %s) and no cluster bundle was given: this is not the first node; run the wizard again and give the first node's bundle/ folder at the cluster question (answers file: %s), or plan with `etcd-harden plan --root %s --bundle <the first node's plan>/bundle --out DIR`",
+		ErrBundleNeeded, m.Name, m.Phase(), KeyBundle, root)
+}
 
 // CheckBundle accepts an empty answer (the first node) or a folder that holds a cluster
 // bundle; the error says what the folder lacks.

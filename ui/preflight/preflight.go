@@ -3,6 +3,7 @@
 package preflight
 
 import (
+	"context"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/etcd-harden/etcd-harden/render"
 	"github.com/etcd-harden/etcd-harden/steps/audit"
+	"github.com/etcd-harden/etcd-harden/steps/cluster"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
 	"github.com/etcd-harden/etcd-harden/ui/step"
 	"github.com/etcd-harden/etcd-harden/ui/view"
@@ -28,6 +30,7 @@ type Step struct {
 	cluster  bool   // etcd.yaml names several members
 	asks     bool   // the bundle was not answered in advance
 	answered bool   // the bundle answer was taken (empty: the first node)
+	checking bool   // the cluster is being asked whether a member serves TLS already
 	bundle   string // the answer
 }
 
@@ -76,6 +79,8 @@ func (p *Step) Update(s *step.Session, msg tea.Msg) tea.Cmd {
 		}
 		s.State, s.Checks = msg.state, msg.checks
 		return p.askBundle(s)
+	case clusterChecked:
+		return p.onClusterChecked(s, msg)
 	case step.FormDone:
 		p.Done()
 		return p.takeBundle(s)
@@ -116,13 +121,51 @@ func (p *Step) askBundle(s *step.Session) tea.Cmd {
 	return p.Start(p.bundleForm(""))
 }
 
-// takeBundle reads the answered bundle, or shows why it cannot be used.
+// takeBundle reads the answered bundle, or shows why it cannot be used. Without one, it
+// asks the cluster whether a member serves TLS already (off the UI goroutine): the node
+// is then not the first, and is told so now rather than when the plan is applied.
 func (p *Step) takeBundle(s *step.Session) tea.Cmd {
 	if err := p.useBundle(s); err != nil {
-		p.answered = false
-		return p.Fail(err, bundleFix)
+		return p.refuseBundle(s, err, bundleFix)
 	}
-	return nil
+	if s.Bundle != nil {
+		return nil
+	}
+	conn, err := s.Conn()
+	if err != nil {
+		return nil // no connection to ask through: the apply's own check stays
+	}
+	p.checking = true
+	return func() tea.Msg {
+		f := cluster.Several(context.Background(), conn)
+		if f == nil {
+			return clusterChecked{}
+		}
+		return clusterChecked{hasCA: f.HasCA()}
+	}
+}
+
+// clusterChecked is what the cluster showed of a node given no bundle.
+type clusterChecked struct{ hasCA *cluster.Member }
+
+// onClusterChecked refuses an empty bundle answer when a member serves TLS already.
+func (p *Step) onClusterChecked(s *step.Session, msg clusterChecked) tea.Cmd {
+	p.checking = false
+	if msg.hasCA == nil || s.Bundle != nil {
+		return nil
+	}
+	return p.refuseBundle(s, BundleNeeded(msg.hasCA, s.Layout.Root),
+		"copy the bundle/ folder of the first node's plan to this node, then press r and give it")
+}
+
+// refuseBundle shows why the bundle answer cannot be used. An answer the user typed is
+// forgotten, so that r asks again; one given in advance is the answers file's to fix.
+func (p *Step) refuseBundle(s *step.Session, err error, fix string) tea.Cmd {
+	p.answered = false
+	if p.asks {
+		delete(s.Answers, KeyBundle)
+	}
+	return p.Fail(err, fix)
 }
 
 // bundleFix says what to do with a bundle that cannot be used.
@@ -170,7 +213,7 @@ func (p *Step) View(f step.Frame) string {
 
 // Ready implements step.Step: preflight may be left once the manifests were read.
 func (p *Step) Ready() bool {
-	return p.loaded && p.err == nil && (!p.cluster || p.answered && p.Err() == nil) && !p.Open()
+	return p.loaded && p.err == nil && (!p.cluster || p.answered && !p.checking && p.Err() == nil) && !p.Open()
 }
 
 // Keys implements step.Step.
@@ -189,6 +232,8 @@ func (p *Step) bundleFacts() []render.Fact {
 	switch {
 	case !p.cluster || !p.answered:
 		return nil
+	case p.checking:
+		return []render.Fact{{Key: "cluster bundle", Value: "none; asking the cluster whether a member serves TLS already…"}}
 	case strings.TrimSpace(p.bundle) == "":
 		return []render.Fact{{Key: "cluster bundle", Value: "none: this is the first node; its plan makes the bundle for the others"}}
 	}
