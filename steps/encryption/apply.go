@@ -168,13 +168,14 @@ func Apply(p *plan.Plan, s *discover.State, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(o.RetireKeys) > 0 && d.Action == ActionKept {
+		// Not kept after all: its notes ("nothing to change") would contradict the plan.
+		d = retiring(existing)
+	}
 	warnings = append(warnings, d.Notes...)
 	inUse, scanErr := scanInUse(o, d.Config, known)
 	if scanErr != nil {
 		warnings = append(warnings, scanErr.Error())
-	}
-	if len(o.RetireKeys) > 0 && d.Action == ActionKept {
-		d = retiring(existing)
 	}
 	var kept, dropped []KeptKey
 	if d.Action == ActionKept {

@@ -87,6 +87,9 @@ func TestRetireKeyAfterRewrite(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	notes := strings.Join(append(res.Warnings, res.RemainingSteps...), "\n")
+	if strings.Contains(notes, "nothing to change") {
+		t.Errorf("a retirement says the config is kept as it is:\n%s", notes)
+	}
 	for _, w := range []string{"key aescbc:key-old is removed from the config: the scan of etcd at revision ", "still hold values stored with aescbc:key-old"} {
 		if !strings.Contains(notes, w) {
 			t.Errorf("no %q in\n%s", w, notes)

@@ -56,6 +56,37 @@ func writeConfig(t *testing.T, root string, identityFirst bool) string {
 	return secret
 }
 
+// writeRotatedConfig puts a config that writes Secrets with secretbox key-new and still
+// reads aescbc key-old where the hardened kube-apiserver.yaml points.
+func writeRotatedConfig(t *testing.T, root string) {
+	t.Helper()
+	secret := func() string {
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(raw)
+	}
+	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" +
+		"  - secretbox: {keys: [{name: key-new, secret: " + secret() + "}]}\n" +
+		"  - aescbc: {keys: [{name: key-old, secret: " + secret() + "}]}\n  - identity: {}\n"
+	path := filepath.Join(root, "etc", "kubernetes", "enc", "encryption-config.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scanOf scans the etcd srv as the wizard does, through the project's connection.
+func scanOf(srv *testetcd.Server) func([]string) (*enc.StatusReport, error) {
+	conn := etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
+	return func(resources []string) (*enc.StatusReport, error) {
+		return enc.Scan(context.Background(), conn, resources, nil, time.Minute)
+	}
+}
+
 func newStep() *Step {
 	p := New()
 	p.now = func() time.Time { return testNow }
@@ -335,14 +366,24 @@ func TestNoAPIServer(t *testing.T) {
 	}
 }
 
-// TestGolden pins the planned views: a new config and a rotation, in both backends.
+// TestGolden pins the planned views: a new config, a rotation and a retirement, in both
+// backends.
 func TestGolden(t *testing.T) {
-	for _, c := range []string{"new", "rotate"} {
+	// The retirement's scan: a fresh member holding one Secret under key-new, so its
+	// revision (2) is the same every run.
+	srv := testetcd.Start(t, testetcd.Options{TLS: true})
+	if _, err := srv.Client(t).Put(context.Background(), "/registry/secrets/default/s0", "k8s:enc:secretbox:v1:key-new:\x00sealed"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"new", "rotate", "retire"} {
 		t.Run(c, func(t *testing.T) {
-			pair := map[string]string{"new": "unhardened", "rotate": "hardened"}[c]
+			pair := map[string]string{"new": "unhardened", "rotate": "hardened", "retire": "hardened"}[c]
 			root := steptest.Root(t, pair)
-			if c == "rotate" {
+			switch c {
+			case "rotate":
 				writeConfig(t, root, false)
+			case "retire":
+				writeRotatedConfig(t, root)
 			}
 			// A relative root keeps the wrapped paths the same whatever the temp folder.
 			wd, err := os.Getwd()
@@ -353,6 +394,10 @@ func TestGolden(t *testing.T) {
 			answers := maps.Clone(prefilled)
 			answers[KeyRotate] = "true"
 			s := steptest.Session(t, filepath.Base(root), answers)
+			if c == "retire" {
+				answers[KeyRotate], answers[KeyRetireKeys] = "false", "key-old"
+				s.ScanEtcd = scanOf(srv)
+			}
 			p := newStep()
 			steptest.Drive(t, p, s, p.Init(s))
 			if !p.Ready() {
@@ -442,32 +487,12 @@ func TestWizardAsksEtcdForTheKeysInUse(t *testing.T) {
 func TestOffersToRetireUnusedOldKeys(t *testing.T) {
 	srv := testetcd.Start(t, testetcd.Options{TLS: true})
 	cli := srv.Client(t)
-	conn := etcdconn.FromFlags([]string{srv.Endpoint}, srv.TLS.CA, srv.TLS.ClientCert, srv.TLS.ClientKey)
-	secret := func() string {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			t.Fatal(err)
-		}
-		return base64.StdEncoding.EncodeToString(raw)
-	}
-	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" +
-		"  - secretbox: {keys: [{name: key-new, secret: " + secret() + "}]}\n" +
-		"  - aescbc: {keys: [{name: key-old, secret: " + secret() + "}]}\n  - identity: {}\n"
 	answers := maps.Clone(prefilled)
-	delete(answers, KeyRetireKeys)
 	start := func(t *testing.T) (*Step, *step.Session) {
 		root := steptest.Root(t, "hardened")
-		path := filepath.Join(root, "etc", "kubernetes", "enc", "encryption-config.yaml")
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		writeRotatedConfig(t, root)
 		s := steptest.Session(t, root, maps.Clone(answers))
-		s.ScanEtcd = func(resources []string) (*enc.StatusReport, error) {
-			return enc.Scan(context.Background(), conn, resources, nil, time.Minute)
-		}
+		s.ScanEtcd = scanOf(srv)
 		p := newStep()
 		if errs := steptest.Drive(t, p, s, p.Init(s)); len(errs) > 0 {
 			t.Fatalf("errors: %+v", errs)
