@@ -541,6 +541,20 @@ func TestOffersToRetireUnusedOldKeys(t *testing.T) {
 			t.Fatalf("the view does not name the retired key:\n%s", v)
 		}
 	})
+	t.Run("in the terminal form", func(t *testing.T) {
+		p, s := start(t)
+		// The option shows beside a description wrapped on two or three lines.
+		for _, width := range []int{60, 100} {
+			steptest.Drive(t, p, s, func() tea.Msg { return tea.WindowSizeMsg{Width: width, Height: 30} })
+			if v := p.View(step.Frame{R: plain.New(), Width: width}); !p.Open() || !strings.Contains(v, "Old keys to retire") || !strings.Contains(v, "aescbc:key-old") {
+				t.Fatalf("the terminal form at %d columns does not offer key-old (open %v):\n%s", width, p.Open(), v)
+			}
+		}
+		steptest.Press(t, p, s, "x", "enter")
+		if p.Open() || !p.Ready() || !slices.Equal(p.res.RetiredKeys, []string{"aescbc:key-old"}) {
+			t.Fatalf("x, enter did not retire key-old: %+v %v\n%s", p.res, p.Err(), p.View(step.Frame{R: plain.New()}))
+		}
+	})
 	t.Run("keep every key", func(t *testing.T) {
 		p, s := start(t)
 		ask(t, p, s, "0\n")
@@ -565,4 +579,22 @@ func TestOffersToRetireUnusedOldKeys(t *testing.T) {
 			t.Fatal("an answer was recorded for a question not asked")
 		}
 	})
+}
+
+// TestResourcesShowEveryOptionWhenNarrow: at 60 columns the description of the resources
+// question wraps, and every resource is still offered.
+func TestResourcesShowEveryOptionWhenNarrow(t *testing.T) {
+	for _, width := range []int{60, 100} {
+		s := steptest.Session(t, steptest.Root(t, "unhardened"), nil)
+		p := newStep()
+		steptest.Drive(t, p, s, p.Init(s))
+		steptest.Drive(t, p, s, func() tea.Msg { return tea.WindowSizeMsg{Width: width, Height: 30} })
+		steptest.Press(t, p, s, "enter") // the provider: secretbox
+		v := p.View(step.Frame{R: plain.New(), Width: width})
+		for _, r := range enc.ResourceChoices() {
+			if !strings.Contains(v, r) {
+				t.Errorf("at %d columns the resources question does not offer %s:\n%s", width, r, v)
+			}
+		}
+	}
 }

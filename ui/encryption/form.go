@@ -57,9 +57,7 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 		res = append(res, huh.NewMultiSelect[string]().Key(KeyResources).
 			Title("Resources to encrypt").
 			Description("Secrets hold the credentials; ConfigMaps only when they hold sensitive data.").
-			// An explicit height: huh v2 otherwise sizes a multi-select in a group with
-			// other fields to a single row.
-			Options(opts...).Height(len(opts)+2).Value(&p.a.resources))
+			Options(opts...).Height(multiSelectHeight(opts)).Value(&p.a.resources))
 	}
 	if ask(KeyCustom) {
 		res = append(res, huh.NewInput().Key(KeyCustom).Title("Other resources (comma-separated, may be empty)").
@@ -91,8 +89,8 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 		// None chosen by default: removing a key is the user's call, never a guess.
 		g.Add(nil, huh.NewMultiSelect[string]().Key(KeyRetireKeys).
 			Title("Old keys to retire").
-			Description(fmt.Sprintf("etcd holds no value stored with these keys (scanned at revision %d): a retired key is removed from the config. Choose none to keep them.", p.inUse.report.Revision)).
-			Options(opts...).Height(len(opts)+2).Value(&p.a.retire))
+			Description(fmt.Sprintf("etcd holds no value stored with these keys (scan at revision %d). A retired key leaves the config; choose none to keep them.", p.inUse.report.Revision)).
+			Options(opts...).Height(multiSelectHeight(opts)).Value(&p.a.retire))
 	}
 	if ask(KeyAutoReload) {
 		g.Add(nil, huh.NewConfirm().Key(KeyAutoReload).
@@ -102,6 +100,13 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 	}
 	return g.Form("What kube-apiserver has now")
 }
+
+// multiSelectHeight is the height of a multi-select of opts: huh v2 takes the title and
+// the description (which wraps on a narrow terminal) from it, so it counts them, up to
+// three lines of description; left to itself, huh sizes a multi-select in a group with
+// other fields to a single row, and one alone to its options, with no line for them
+// once the title and description are taken.
+func multiSelectHeight[T comparable](opts []huh.Option[T]) int { return len(opts) + 4 }
 
 func providerOptions() []huh.Option[enc.Provider] {
 	var opts []huh.Option[enc.Provider]
