@@ -101,11 +101,9 @@ func (p *Step) formFor(ask func(key string) bool, intro string) *huh.Form {
 	return g.Form("What kube-apiserver has now")
 }
 
-// multiSelectHeight is the height of a multi-select of opts: huh v2 takes the title and
-// the description (which wraps on a narrow terminal) from it, so it counts them, up to
-// three lines of description; left to itself, huh sizes a multi-select in a group with
-// other fields to a single row, and one alone to its options, with no line for them
-// once the title and description are taken.
+// multiSelectHeight is the height of a multi-select of opts. huh v2 takes the title and
+// the description (which wraps on a narrow terminal) out of it, so it counts them, with
+// up to three lines of description; sized by huh alone, no line is left for the options.
 func multiSelectHeight[T comparable](opts []huh.Option[T]) int { return len(opts) + 4 }
 
 func providerOptions() []huh.Option[enc.Provider] {
