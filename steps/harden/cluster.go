@@ -63,11 +63,18 @@ func ReadBundle(dir string) (*Bundle, error) {
 		}
 		*f.to = data
 	}
-	if _, err := certs.ParseCerts(b.CACert); err != nil {
+	cas, err := certs.ParseCerts(b.CACert)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %s is not a certificate (%v): %w", dir, BundleCACert, err, ErrNotBundle)
 	}
-	if _, err := certs.ParseKey(b.CAKey); err != nil {
+	key, err := certs.ParseKey(b.CAKey)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %s is not a private key (%v): %w", dir, BundleCAKey, err, ErrNotBundle)
+	}
+	// A key from another plan would sign this node's certificates with a key its CA
+	// certificate does not name: no member would trust them, and the rollout would fail.
+	if !certs.KeyMatches(cas[0], key) {
+		return nil, fmt.Errorf("%s: %s is not the private key of %s (from another plan?): give the %s/ folder of one plan, copied whole: %w", dir, BundleCAKey, BundleCACert, BundleDir, ErrNotBundle)
 	}
 	return b, nil
 }

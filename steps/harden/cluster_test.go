@@ -1,6 +1,7 @@
 package harden_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -86,5 +87,26 @@ func TestBundleRefusesAnotherCA(t *testing.T) {
 	}
 	if _, err := harden.ReadBundle(t.TempDir()); !errors.Is(err, harden.ErrNotBundle) {
 		t.Errorf("ReadBundle on an empty folder: %v", err)
+	}
+}
+
+// TestBundleRefusesAKeyOfAnotherCA: a bundle whose CA key is another CA's (two plans'
+// folders mixed up) is refused when read, before it signs anything, the file named.
+func TestBundleRefusesAKeyOfAnotherCA(t *testing.T) {
+	dir := bundleDir(t)
+	other, err := os.ReadFile(testetcd.NewTLS(t, t.TempDir()).CAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, filepath.FromSlash(harden.BundleCAKey))
+	if err := os.WriteFile(keyFile, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = harden.ReadBundle(dir)
+	if !errors.Is(err, harden.ErrNotBundle) || !strings.Contains(err.Error(), dir+": secrets/ca.key is not the private key of ca.crt (from another plan?)") {
+		t.Errorf("ReadBundle with another CA's key: %v", err)
+	}
+	if got, _ := os.ReadFile(keyFile); !bytes.Equal(got, other) {
+		t.Error("the refused bundle was changed")
 	}
 }
