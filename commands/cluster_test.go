@@ -3,8 +3,10 @@ package commands
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -446,7 +448,13 @@ func TestPlanBundleRefusals(t *testing.T) {
 	if err := os.Rename(tls.CA, filepath.Join(bundle, harden.BundleCACert)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bundle, harden.BundleConfig), []byte("kind: EncryptionConfiguration\n"), 0o600); err != nil {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	config := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" +
+		"  - secretbox: {keys: [{name: k, secret: " + base64.StdEncoding.EncodeToString(key) + "}]}\n  - identity: {}\n"
+	if err := os.WriteFile(filepath.Join(bundle, harden.BundleConfig), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = execute(t, "plan", "--root", l.Root(), "--out", out, "--bundle", bundle)

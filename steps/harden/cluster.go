@@ -2,6 +2,7 @@ package harden
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/etcd-harden/etcd-harden/steps/certs"
 	"github.com/etcd-harden/etcd-harden/steps/cluster"
 	"github.com/etcd-harden/etcd-harden/steps/discover"
+	"github.com/etcd-harden/etcd-harden/steps/encryption"
 	"github.com/etcd-harden/etcd-harden/steps/phased"
 	"github.com/etcd-harden/etcd-harden/steps/plan"
 )
@@ -75,6 +77,10 @@ func ReadBundle(dir string) (*Bundle, error) {
 	// certificate does not name: no member would trust them, and the rollout would fail.
 	if !certs.KeyMatches(cas[0], key) {
 		return nil, fmt.Errorf("%s: %s is not the private key of %s (from another plan?): give the %s/ folder of one plan, copied whole: %w", dir, BundleCAKey, BundleCACert, BundleDir, ErrNotBundle)
+	}
+	// A config cut short in the copy would keep this node's kube-apiserver from starting.
+	if _, _, err := encryption.Judge(context.Background(), filepath.Join(dir, filepath.FromSlash(BundleConfig)), b.EncryptionConfig, false); err != nil {
+		return nil, fmt.Errorf("%w; copy the %s/ folder again, whole: %w", err, BundleDir, ErrNotBundle)
 	}
 	return b, nil
 }

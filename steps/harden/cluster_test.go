@@ -3,6 +3,7 @@ package harden_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,28 @@ func TestBundleRefusesAKeyOfAnotherCA(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(keyFile); !bytes.Equal(got, other) {
 		t.Error("the refused bundle was changed")
+	}
+}
+
+// TestBundleRefusesABrokenConfig: a bundle whose encryption config was cut short in the
+// copy is refused when read, in kube-apiserver's words, the key never quoted.
+func TestBundleRefusesABrokenConfig(t *testing.T) {
+	dir := bundleDir(t)
+	path := filepath.Join(dir, filepath.FromSlash(harden.BundleConfig))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := data[:bytes.Index(data, []byte("secret: "))+len("secret: MTIzNDU2")]
+	if err := os.WriteFile(path, cut, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = harden.ReadBundle(dir)
+	if !errors.Is(err, harden.ErrNotBundle) || !strings.Contains(err.Error(), path+": kube-apiserver would not start with it") ||
+		!strings.Contains(err.Error(), "copy the bundle/ folder again, whole") {
+		t.Errorf("ReadBundle with a config cut short: %v", err)
+	}
+	if strings.Contains(fmt.Sprint(err), "MTIzNDU2") {
+		t.Errorf("the message quotes the key: %v", err)
 	}
 }
