@@ -16,6 +16,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/etcd-harden/etcd-harden/internal/testetcd"
@@ -596,5 +597,19 @@ func TestResourcesShowEveryOptionWhenNarrow(t *testing.T) {
 				t.Errorf("at %d columns the resources question does not offer %s:\n%s", width, r, v)
 			}
 		}
+	}
+}
+
+// TestProviderChoiceStaysInViewWhenNarrow: the provider's guidance follows the choice and
+// grows to three lines for kms at 60 columns; the chosen row stays in view.
+func TestProviderChoiceStaysInViewWhenNarrow(t *testing.T) {
+	s := steptest.Session(t, steptest.Root(t, "unhardened"), nil)
+	p := newStep()
+	steptest.Drive(t, p, s, p.Init(s))
+	steptest.Drive(t, p, s, func() tea.Msg { return tea.WindowSizeMsg{Width: 60, Height: 30} })
+	steptest.Press(t, p, s, "down", "down", "down")
+	v := ansi.Strip(p.View(step.Frame{R: plain.New(), Width: 60}))
+	if !strings.Contains(v, "Needs the plugin's name and endpoint") || !strings.Contains(v, "> kms v2") {
+		t.Fatalf("the kms choice is not in view at 60 columns:\n%s", v)
 	}
 }

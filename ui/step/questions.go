@@ -16,10 +16,11 @@ import (
 // step, the terminal's background for the form's theme, and the step's error with what
 // to do about it.
 type Questions struct {
-	topic  string          // names the questions when they are left unfinished
-	preset map[string]bool // answer keys given before the step started
-	form   *huh.Form       // the terminal UI's form while it is being filled in
-	dark   bool            // the terminal's background, for the form's theme
+	topic  string             // names the questions when they are left unfinished
+	preset map[string]bool    // answer keys given before the step started
+	form   *huh.Form          // the terminal UI's form while it is being filled in
+	size   *tea.WindowSizeMsg // the last size the form was given
+	dark   bool               // the terminal's background, for the form's theme
 	err    error
 	fix    string
 }
@@ -61,8 +62,17 @@ func (q *Questions) Done() { q.form = nil }
 // UpdateForm hands msg to the open form. Completed, the form closes and done's command
 // runs; aborted, it closes and the step fails, the questions not finished.
 func (q *Questions) UpdateForm(msg tea.Msg, done func() tea.Cmd) tea.Cmd {
+	if size, ok := msg.(tea.WindowSizeMsg); ok {
+		q.size = &size
+	}
 	var cmd tea.Cmd
 	q.form, cmd = UpdateForm(q.form, msg)
+	// huh lays its fields out again only when the size changes: a description that follows
+	// the choice (the provider's guidance) and grows a line would push the chosen row out
+	// of the field on a narrow terminal. The same size again lays it out anew.
+	if _, ok := msg.(tea.KeyPressMsg); ok && q.size != nil && q.form.State == huh.StateNormal {
+		q.form, _ = UpdateForm(q.form, *q.size)
+	}
 	switch q.form.State {
 	case huh.StateCompleted:
 		q.form = nil
