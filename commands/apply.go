@@ -181,8 +181,6 @@ func printPlanFiles(w io.Writer, p *plan.Plan, root string) {
 	}
 }
 
-// confirm asks question on out and reads a yes or no from in. Ctrl-C stops the read at
-// once (ui.ErrAborted); end of input is a no.
 // refuseUnattended refuses to apply without --yes when nobody can be asked.
 func refuseUnattended(yes bool, in io.Reader) error {
 	if !yes && !isTerminal(in) {
@@ -207,6 +205,8 @@ func consent(ctx context.Context, yes bool, in io.Reader, out io.Writer, questio
 	return nil
 }
 
+// confirm asks question on out and reads a yes or no from in. Ctrl-C stops the read at
+// once (ui.ErrAborted); end of input is a no.
 func confirm(ctx context.Context, in io.Reader, out io.Writer, question string) (bool, error) {
 	fmt.Fprint(out, question)
 	input := step.NewInput(ctx, in)

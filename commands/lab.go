@@ -120,9 +120,6 @@ func runLab(ctx context.Context, g *globalOptions, opts lab.Options, in io.Reade
 	return ui.Run(ctx, o)
 }
 
-// printLabEnv prints where the lab's etcd answers and its etcdctl variables, read from
-// the lab's manifests as they are when it is called (at start plain http; after the
-// wizard's apply, https with the client pair).
 // checkAnswers refuses a bad answers file before the lab lays out anything or starts etcd.
 func (g *globalOptions) checkAnswers() error {
 	if g.answers != "" {
@@ -150,6 +147,9 @@ func stopLab(errOut io.Writer, log *labLog, l interface {
 	}
 }
 
+// printLabEnv prints where the lab's etcd answers and its etcdctl variables, read from
+// the lab's manifests as they are when it is called (at start plain http; after the
+// wizard's apply, https with the client pair).
 func printLabEnv(w io.Writer, l *lab.Lab, when string) {
 	env, err := l.Env()
 	if err != nil {

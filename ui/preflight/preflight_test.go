@@ -1,6 +1,9 @@
 package preflight_test
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -50,3 +53,38 @@ func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 var ansiRE = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
+
+// TestClusterNodeWithEtcdDown: on a node of a cluster given no bundle, preflight asks the
+// cluster whether a member serves TLS already; when etcd does not answer, it cannot
+// tell, and lets the node go on as the first (the apply checks again, with etcd up).
+func TestClusterNodeWithEtcdDown(t *testing.T) {
+	root := steptest.Root(t, "unhardened")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close() // nothing listens there now
+	path := filepath.Join(root, "etc", "kubernetes", "manifests", "etcd.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.NewReplacer(
+		"--initial-cluster=node1=http://127.0.0.1:2380", "--initial-cluster=node1=http://127.0.0.1:2380,node2=http://127.0.0.2:2380",
+		"127.0.0.1:2379", "127.0.0.1:"+port).Replace(string(data)))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := steptest.Session(t, root, map[string]string{preflight.KeyBundle: ""})
+	st := preflight.New()
+	if errs := steptest.Drive(t, st, s, st.Init(s)); len(errs) > 0 {
+		t.Fatalf("preflight refused with etcd down: %+v", errs)
+	}
+	if !st.Ready() || s.Bundle != nil {
+		t.Fatalf("ready %v, bundle %v; want ready with no bundle", st.Ready(), s.Bundle)
+	}
+	if v := steptest.Views(st, 100)["plain_100"]; !strings.Contains(v, "cluster bundle: none: this is the first node") {
+		t.Errorf("the view does not say this is taken as the first node:\n%s", v)
+	}
+}
