@@ -35,11 +35,7 @@ const apiserverRel = "etc/kubernetes/manifests/kube-apiserver.yaml"
 // with a fresh aescbc key (or identity first), and returns the key's base64.
 func writeConfig(t *testing.T, root string, identityFirst bool) string {
 	t.Helper()
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		t.Fatal(err)
-	}
-	secret := base64.StdEncoding.EncodeToString(raw)
+	secret := randomKey(t)
 	aescbc := "      - aescbc:\n          keys:\n          - name: key1\n            secret: " + secret + "\n"
 	identity := "      - identity: {}\n"
 	providers := aescbc + identity
@@ -47,6 +43,13 @@ func writeConfig(t *testing.T, root string, identityFirst bool) string {
 		providers = identity + aescbc
 	}
 	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n  - resources:\n      - secrets\n    providers:\n" + providers
+	putConfig(t, root, cfg)
+	return secret
+}
+
+// putConfig writes cfg where the hardened kube-apiserver.yaml points.
+func putConfig(t *testing.T, root, cfg string) {
+	t.Helper()
 	path := filepath.Join(root, "etc", "kubernetes", "enc", "encryption-config.yaml")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
@@ -54,30 +57,26 @@ func writeConfig(t *testing.T, root string, identityFirst bool) string {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return secret
+}
+
+// randomKey is a fresh 32-byte key, in base64 as a config holds it.
+func randomKey(t *testing.T) string {
+	t.Helper()
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
 }
 
 // writeRotatedConfig puts a config that writes Secrets with secretbox key-new and still
 // reads aescbc key-old where the hardened kube-apiserver.yaml points.
 func writeRotatedConfig(t *testing.T, root string) {
 	t.Helper()
-	secret := func() string {
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			t.Fatal(err)
-		}
-		return base64.StdEncoding.EncodeToString(raw)
-	}
 	cfg := "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n" +
-		"  - secretbox: {keys: [{name: key-new, secret: " + secret() + "}]}\n" +
-		"  - aescbc: {keys: [{name: key-old, secret: " + secret() + "}]}\n  - identity: {}\n"
-	path := filepath.Join(root, "etc", "kubernetes", "enc", "encryption-config.yaml")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+		"  - secretbox: {keys: [{name: key-new, secret: " + randomKey(t) + "}]}\n" +
+		"  - aescbc: {keys: [{name: key-old, secret: " + randomKey(t) + "}]}\n  - identity: {}\n"
+	putConfig(t, root, cfg)
 }
 
 // scanOf scans the etcd srv as the wizard does, through the project's connection.
